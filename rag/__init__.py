@@ -1,0 +1,17 @@
+"""briefing-rag: cited question answering over press briefing transcripts.
+
+    from rag import Index
+    index = Index.build(["data/briefings"], path="index/")
+    hits = index.search("what did officials say about North Korea?")
+    answer = index.ask("what did officials say about North Korea?")
+"""
+from rag.records import Answer, Chunk, Citation, Hit, Transcript, Turn
+
+__all__ = ["Index", "Answer", "Chunk", "Citation", "Hit", "Transcript", "Turn"]
+
+
+def __getattr__(name):  # import the heavy parts (torch, faiss) only when asked for
+    if name == "Index":
+        from rag.index import Index
+        return Index
+    raise AttributeError(name)

@@ -1,0 +1,19 @@
+"""Errors the user can act on. The CLI prints their message (no stack trace)."""
+
+
+class RagError(Exception):
+    """Base for errors with a message meant for the user."""
+
+
+class InputError(RagError):
+    """A file could not be read as a transcript. The message names the file and the reason."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class IndexStateError(RagError):
+    """The index folder is missing, locked, corrupt, or was built with another model or chunker."""
+

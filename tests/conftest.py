@@ -1,0 +1,25 @@
+"""Shared test fixtures: the bundled sample, the CC0 corpus (when present), and one sample index per session."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "data" / "briefings"
+CORPUS_DIR = Path(os.environ.get("BRIEFING_CORPUS", ROOT.parent / "shared" / "corpus" / "wh-briefings"))
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not CORPUS_DIR.is_dir():
+        pytest.skip(f"CC0 corpus not found at {CORPUS_DIR}")
+    return CORPUS_DIR
