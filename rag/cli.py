@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-answers", action="store_true", help="measure retrieval only")
+    p.add_argument("--corpus-subset", default=None, metavar="gold+N",
+                   help="index only the gold files plus N distractors (fixed seed), e.g. gold+300; default: all")
 
     p = sub.add_parser("bench", help="print performance figures")
     p.add_argument("--corpus", default=None)
