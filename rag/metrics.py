@@ -256,6 +256,34 @@ def faithfulness(answer: str, passages_by_n: dict[int, str],
 
 
 # ----------------------------------------------------------------------------- citations
+_ELLIPSIS = re.compile(r"\.\.\.+|\u2026|\[\s*\.\.\.\s*\]")
+
+
+def quote_in(quote: Optional[str], text: Optional[str]) -> bool:
+    """Is the quote made of the text's words? Segments split at ellipses must each occur
+    contiguously; a segment's first token may be the end of a word and its last token the
+    start of one (quotes cut mid-word). An empty quote is not found."""
+    t = tokens(text)
+    segments = [tokens(seg) for seg in _ELLIPSIS.split(quote or "")]
+    segments = [q for q in segments if q]
+    if not segments or not t:
+        return False
+    for q in segments:
+        n = len(q)
+        found = False
+        for i in range(len(t) - n + 1):
+            w = t[i:i + n]
+            if n == 1:
+                found = q[0] in w[0]
+            else:
+                found = (w[0].endswith(q[0]) and w[-1].startswith(q[-1]) and w[1:-1] == q[1:-1])
+            if found:
+                break
+        if not found:
+            return False
+    return True
+
+
 def citation_relevant(citation_path: Optional[str], passage_text: Optional[str], gold_file: str, evidence: str) -> bool:
     """A citation counts for precision when its passage is from the gold briefing and
     contains the evidence (same rule as a relevant hit)."""
@@ -273,7 +301,7 @@ def citation_attribution_ok(citation_speaker: Optional[str], quote: Optional[str
     gold evidence, the speaker is also the gold speaker. No passage -> not correct."""
     if passage_text is None or not same_speaker(citation_speaker, passage_speaker):
         return False
-    if tokens(quote) and not contains_phrase(quote or "", passage_text):
+    if tokens(quote) and not quote_in(quote, passage_text):
         return False
     if matches_evidence and gold_speaker and not same_speaker(citation_speaker, gold_speaker):
         return False

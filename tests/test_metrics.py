@@ -152,6 +152,17 @@ def test_citation_relevant():
     assert not m.citation_relevant("/d/001_x.txt", "unrelated words", "001_x.txt", EVIDENCE)
 
 
+def test_quote_in_allows_ellipses_and_words_cut_at_the_edges():
+    text = "We are providing an additional 45 million dollars in humanitarian assistance."
+    assert m.quote_in("an additional 45 million", text)
+    assert m.quote_in("e providing an addit", text)  # cut mid-word at both ends
+    assert m.quote_in("We are providing ... humanitarian assistance", text)
+    assert m.quote_in("We are providing … 45 million", text)
+    assert not m.quote_in("We are providing 45 million", text)  # words left out without an ellipsis
+    assert not m.quote_in("providing an additional 50 million", text)
+    assert not m.quote_in("", text) and not m.quote_in("anything", "")
+
+
 def test_citation_attribution():
     text = "We are providing an additional 45 million dollars in humanitarian assistance."
     ok = dict(passage_speaker="MR. PRICE", passage_text=text)

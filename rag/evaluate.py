@@ -1,0 +1,413 @@
+"""`rag eval GOLD`: measure retrieval, answers, citations, speakers and abstention against gold Q&A.
+
+Every number is deterministic (same index + same gold -> same numbers) except latency.
+Metric definitions live in rag/metrics.py and eval/RESULTS.md.
+
+Corpus resolution: gold whose `file` values are bare file names refers to the bundled
+sample (default corpus data/briefings, default index index/); gold whose `file` values are
+paths relative to a corpus folder refers to the CC0 corpus (default ../shared/corpus/wh-briefings
+next to the repository; default index in the cache folder, one per corpus and subset).
+`--corpus-subset gold+N` indexes only the gold files plus N distractor files drawn with a
+fixed seed from the sorted list of the corpus's other files.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from rag import metrics as M
+from rag.errors import RagError
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CORPUS = ROOT / "data" / "briefings"
+CC0_CORPUS = ROOT.parent / "shared" / "corpus" / "wh-briefings"
+MODES = ("bm25", "dense", "hybrid")
+K_RETRIEVE = 10
+K_ANSWER = 5
+ABSENT = "NOT_IN_CORPUS"
+FIELDS = ("id", "question", "answer", "answer_keywords", "evidence", "file", "speaker")
+TRANSCRIPT_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm"}
+SUBSET_SEED = 0
+
+
+# ----------------------------------------------------------------------------- gold and corpus
+def load_gold(path) -> list[dict[str, Any]]:
+    """Read a gold JSONL file; a bad line raises RagError naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RagError(f"{path}: gold file not found")
+    items, seen = [], set()
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise RagError(f"{path}:{no}: not valid JSON ({e.msg})") from None
+        if not isinstance(item, dict):
+            raise RagError(f"{path}:{no}: each line must be a JSON object")
+        missing = [f for f in FIELDS if f not in item]
+        if missing:
+            raise RagError(f"{path}:{no}: missing field(s) {', '.join(missing)}")
+        if not isinstance(item["answer_keywords"], list):
+            raise RagError(f"{path}:{no}: answer_keywords must be a list")
+        if item["id"] in seen:
+            raise RagError(f"{path}:{no}: duplicate id {item['id']!r}")
+        seen.add(item["id"])
+        if item["answer"] != ABSENT and not (item["evidence"] and item["file"]):
+            raise RagError(f"{path}:{no}: an answerable item needs evidence and file")
+        items.append(item)
+    if not items:
+        raise RagError(f"{path}: no gold items")
+    return items
+
+
+def is_absent(item: dict[str, Any]) -> bool:
+    return item["answer"] == ABSENT
+
+
+def uses_relative_paths(gold: list[dict[str, Any]]) -> bool:
+    return any("/" in it["file"] for it in gold if it["file"])
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    """Transcript files under the corpus folder, sorted. Top-level README/LICENSE of a
+    corpus with subfolders are not transcripts and are skipped."""
+    has_subdirs = any(p.is_dir() and not p.name.startswith(".") for p in corpus.iterdir())
+    files = []
+    for p in sorted(corpus.rglob("*")):
+        rel = p.relative_to(corpus)
+        if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.suffix.lower() not in TRANSCRIPT_SUFFIXES:
+            continue
+        if has_subdirs and len(rel.parts) == 1:
+            continue
+        files.append(p)
+    return files
+
+
+def gold_paths(gold: list[dict[str, Any]], corpus: Path) -> list[Path]:
+    out = []
+    for f in sorted({it["file"] for it in gold if it["file"]}):
+        p = corpus / f
+        if not p.is_file():
+            raise RagError(f"gold refers to {f}, which is not in the corpus folder {corpus}")
+        out.append(p)
+    return out
+
+
+def parse_subset(spec: Optional[str]) -> Optional[int]:
+    """'gold+200' -> 200, 'gold' -> 0, None/'all' -> None (the whole corpus)."""
+    if spec in (None, "", "all"):
+        return None
+    s = spec.strip().lower()
+    if s == "gold":
+        return 0
+    if s.startswith("gold+") and s[5:].isdigit():
+        return int(s[5:])
+    raise RagError(f"--corpus-subset {spec!r}: use 'all', 'gold' or 'gold+N' (e.g. gold+300)")
+
+
+def select_files(gold: list[dict[str, Any]], corpus: Path, subset: Optional[int]) -> list[Path]:
+    """The files to index: the whole corpus, or the gold files plus `subset` distractors
+    drawn with a fixed seed from the sorted remaining files (result sorted)."""
+    everything = corpus_files(corpus)
+    if subset is None:
+        return everything
+    wanted = gold_paths(gold, corpus)
+    chosen = set(wanted)
+    others = [p for p in everything if p not in chosen]
+    extra = random.Random(SUBSET_SEED).sample(others, min(subset, len(others)))
+    return sorted(chosen | set(extra))
+
+
+def resolve(args: argparse.Namespace, gold: list[dict[str, Any]]) -> tuple[Path, list[Path], Path, str]:
+    """(corpus folder, files to index, index folder, description of the corpus used)."""
+    relative = uses_relative_paths(gold)
+    corpus = Path(args.corpus) if args.corpus else (CC0_CORPUS if relative else SAMPLE_CORPUS)
+    if not corpus.is_dir():
+        raise RagError(f"corpus folder {corpus} not found: pass --corpus DIR")
+    corpus = corpus.resolve()
+    subset = parse_subset(getattr(args, "corpus_subset", None))
+    files = select_files(gold, corpus, subset)
+    gold_paths(gold, corpus)  # every gold file must exist
+    if not files:
+        raise RagError(f"corpus folder {corpus} holds no transcripts")
+    label = "all" if subset is None else f"gold+{subset}"
+    desc = (f"{corpus} ({len(files)} files: " +
+            ("whole corpus" if subset is None else
+             f"{len(gold_paths(gold, corpus))} gold files + {len(files) - len(gold_paths(gold, corpus))} distractors, seed {SUBSET_SEED}") + ")")
+    if args.index:
+        index_dir = Path(args.index)
+    elif not relative and subset is None:
+        index_dir = Path("index")
+    else:
+        from rag.models import cache_dir
+        digest = hashlib.sha256("\n".join(str(p) for p in files).encode()).hexdigest()[:10]
+        index_dir = cache_dir() / f"index-{corpus.name}-{label}-{digest}"
+    return corpus, files, index_dir, desc
+
+
+def open_index(index_dir: Path, files: list[Path], corpus: Path, llm_model: Optional[str] = None):
+    """Open the index, building it or adding the files it lacks (incremental: unchanged ones are reused)."""
+    from rag import Index
+    kwargs = {"llm": llm_model} if llm_model else {}
+    if (index_dir / "manifest.json").is_file():
+        index = Index.open(index_dir, **kwargs)
+        tails = set()  # every trailing part of every indexed path: "a/b/c.md" -> "c.md", "b/c.md", "a/b/c.md"
+        for h in {c.path for c in index_chunks(index)}:
+            parts = str(h).replace("\\", "/").split("/")
+            tails.update("/".join(parts[i:]) for i in range(len(parts)))
+        missing = [p for p in files if rel_name(p, corpus) not in tails]
+        if missing:
+            print(f"eval: adding {len(missing)} file(s) to {index_dir}/", file=sys.stderr)
+            index.add([str(p) for p in missing])
+        return index
+    print(f"eval: building {index_dir}/ from {len(files)} file(s)", file=sys.stderr)
+    return Index.build([str(p) for p in files], path=str(index_dir), **kwargs)
+
+
+def rel_name(path: Path, corpus: Path) -> str:
+    """How gold names a file: its path relative to the corpus folder."""
+    return path.relative_to(corpus).as_posix()
+
+
+def index_chunks(index) -> list:
+    chunks = getattr(index, "chunks", None)
+    if callable(chunks):
+        chunks = chunks()
+    return list(chunks or [])
+
+
+# ----------------------------------------------------------------------------- scoring one item
+def _attr(obj, name, default=None):
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def relevance(hits: list, item: dict[str, Any]) -> list[bool]:
+    return [M.file_matches(_attr(h, "path"), item["file"]) and M.contains_evidence(item["evidence"], _attr(h, "text"))
+            for h in hits]
+
+
+def relevant_turns(chunks_by_file: dict[str, list], item: dict[str, Any]) -> int:
+    """Distinct speaker turns in the index holding the evidence (retrieval returns one chunk per turn)."""
+    turns = set()
+    for path, chunks in chunks_by_file.items():
+        if M.file_matches(path, item["file"]):
+            for c in chunks:
+                if M.contains_evidence(item["evidence"], c.text):
+                    turns.add((c.doc_id, c.turn))
+    return len(turns)
+
+
+def score_retrieval(hits: list, item: dict[str, Any], n_relevant: int) -> dict[str, Any]:
+    rel = relevance(hits, item)
+    first = M.first_relevant(rel, K_RETRIEVE)
+    doc = [M.file_matches(_attr(h, "path"), item["file"]) for h in hits]
+    return {
+        "hit@1": M.hit_at_k(rel, 1), "hit@5": M.hit_at_k(rel, 5), "hit@10": M.hit_at_k(rel, 10),
+        "mrr": M.reciprocal_rank(rel, K_RETRIEVE), "doc_hit@5": M.hit_at_k(doc, 5),
+        "ndcg@10": M.ndcg_at_k(rel, K_RETRIEVE, n_relevant),
+        "speaker_ok": None if first is None else M.same_speaker(_attr(hits[first], "speaker"), item["speaker"]),
+        "relevant_ranks": [i + 1 for i, r in enumerate(rel) if r],
+        "n_relevant": n_relevant,
+    }
+
+
+def score_answer(ans, item: dict[str, Any], lookup: dict[str, Any], support=None) -> dict[str, Any]:
+    """Answer, citation and faithfulness scores of one answered item."""
+    text = _attr(ans, "answer") or ""
+    passages = {_attr(p, "chunk_id"): p for p in (_attr(ans, "passages") or [])}
+    cites, by_n = [], {}
+    for c in _attr(ans, "citations") or []:
+        p = passages.get(_attr(c, "chunk_id")) or lookup.get(_attr(c, "chunk_id"))
+        ptext = _attr(p, "text") if p is not None else None
+        matches = (not is_absent(item)) and M.citation_relevant(_attr(c, "path"), ptext, item["file"], item["evidence"])
+        ok = M.citation_attribution_ok(_attr(c, "speaker"), _attr(c, "quote"), _attr(p, "speaker") if p is not None else None,
+                                       ptext, item["speaker"] or None, matches)
+        cites.append({"n": _attr(c, "n"), "relevant": matches, "attribution_ok": ok, "resolved": p is not None})
+        if ptext is not None:
+            by_n[_attr(c, "n")] = ptext
+    abstained = bool(_attr(ans, "abstained"))
+    out = {"abstained": abstained, "citations": cites,
+           "faithfulness": None if abstained else M.faithfulness(text, by_n, support)}
+    if not is_absent(item):
+        out["keyword_recall"] = M.keyword_recall(text, item["answer_keywords"])
+        out["token_f1"] = M.token_f1(text, item["answer"])
+    return out
+
+
+def support_check():
+    """rag.verify's sentence support check when the answer stage exposes one, else None (content words)."""
+    try:
+        from rag import verify
+    except Exception:
+        return None
+    fn = getattr(verify, "sentence_supported", None)
+    if fn is None:
+        return None
+    return lambda sentence, passages: bool(fn(sentence, passages))
+
+
+# ----------------------------------------------------------------------------- summary
+def _r(x: Optional[float]) -> Optional[float]:
+    return None if x is None else round(x, 4)
+
+
+def summarize(records: list[dict[str, Any]], answers: bool) -> dict[str, Any]:
+    present = [r for r in records if not r["absent"]]
+    absent = [r for r in records if r["absent"]]
+    retrieval = {}
+    for mode in MODES:
+        scores = [r["retrieval"][mode] for r in present if mode in r["retrieval"]]
+        if not scores:
+            continue
+        spk = [s["speaker_ok"] for s in scores if s["speaker_ok"] is not None]
+        retrieval[mode] = {key: _r(M.mean(s[key] for s in scores))
+                           for key in ("hit@1", "hit@5", "hit@10", "mrr", "doc_hit@5", "ndcg@10")}
+        retrieval[mode]["speaker_acc"] = _r(M.mean(float(x) for x in spk))
+        retrieval[mode]["speaker_n"] = len(spk)
+        retrieval[mode]["n"] = len(scores)
+    out: dict[str, Any] = {"n_items": len(records), "n_answerable": len(present), "n_absent": len(absent),
+                           "retrieval": retrieval}
+    if answers:
+        scored = [r for r in records if r.get("scores")]
+        ps = [r["scores"] for r in scored if not r["absent"]]
+        cites = [c for r in scored if not r["absent"] for c in r["scores"]["citations"]]
+        all_cites = [c for r in scored for c in r["scores"]["citations"]]
+        tp = sum(1 for r in scored if r["absent"] and r["abstained"])
+        n_abst = sum(1 for r in scored if r["abstained"])
+        prec, rec = M.precision_recall(tp, n_abst, sum(1 for r in scored if r["absent"]))
+        out["answers"] = {
+            "keyword_recall": _r(M.mean(s["keyword_recall"] for s in ps)),
+            "token_f1": _r(M.mean(s["token_f1"] for s in ps)),
+            "citation_precision": _r(M.mean(float(c["relevant"]) for c in cites)),
+            "citations_on_answerable": len(cites),
+            "citation_speaker_acc": _r(M.mean(float(c["attribution_ok"]) for c in all_cites)),
+            "citations_total": len(all_cites),
+            "citations_unresolved": sum(1 for c in all_cites if not c["resolved"]),
+            "faithfulness": _r(M.mean(r["scores"]["faithfulness"] for r in scored)),
+            "faithfulness_n": sum(1 for r in scored if r["scores"]["faithfulness"] is not None),
+            "abstention_precision": _r(prec), "abstention_recall": _r(rec),
+            "abstained": n_abst, "abstained_answerable": sum(1 for r in scored if r["abstained"] and not r["absent"]),
+        }
+    return out
+
+
+def latency(records: list[dict[str, Any]]) -> dict[str, Any]:
+    lat: dict[str, Any] = {}
+    for mode in MODES:
+        vals = [r["timings"]["search_s"][mode] for r in records if mode in r["timings"].get("search_s", {})]
+        if vals:
+            lat[f"search_{mode}_s"] = {"p50": _r(M.percentile(vals, 50)), "p95": _r(M.percentile(vals, 95))}
+    for key in ("retrieve_s", "first_token_s", "total_s"):
+        vals = [r["timings"][key] for r in records if r["timings"].get(key) is not None]
+        if vals:
+            lat[f"answer_{key}"] = {"p50": _r(M.percentile(vals, 50)), "p95": _r(M.percentile(vals, 95))}
+    return lat
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    lines = [f"Gold: {summary['gold']} ({summary['n_items']} items: {summary['n_answerable']} answerable, "
+             f"{summary['n_absent']} absent)  ",
+             f"Corpus: {summary['corpus']}  ", f"Index: {summary['index']} ({summary['index_chunks']} chunks)", "",
+             "| retrieval | hit@1 | hit@5 | hit@10 | MRR@10 | nDCG@10 | doc hit@5 | speaker acc (n) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for mode, s in summary["retrieval"].items():
+        lines.append(f"| {mode} | {_fmt(s['hit@1'])} | {_fmt(s['hit@5'])} | {_fmt(s['hit@10'])} | {_fmt(s['mrr'])} | "
+                     f"{_fmt(s['ndcg@10'])} | {_fmt(s['doc_hit@5'])} | {_fmt(s['speaker_acc'])} ({s['speaker_n']}) |")
+    a = summary.get("answers")
+    if a:
+        lines += ["", f"Answers ({summary['answer_mode']} retrieval, k={K_ANSWER}):", "",
+                  "| keyword recall | token F1 | citation precision (n) | citation speaker acc (n) | faithfulness (n) "
+                  "| abstention P | abstention R |", "|---|---|---|---|---|---|---|",
+                  f"| {_fmt(a['keyword_recall'])} | {_fmt(a['token_f1'])} | {_fmt(a['citation_precision'])} "
+                  f"({a['citations_on_answerable']}) | {_fmt(a['citation_speaker_acc'])} ({a['citations_total']}) | "
+                  f"{_fmt(a['faithfulness'])} ({a['faithfulness_n']}) | {_fmt(a['abstention_precision'])} | "
+                  f"{_fmt(a['abstention_recall'])} |",
+                  "", f"Abstained on {a['abstained']} items ({a['abstained_answerable']} answerable); "
+                  f"{a['citations_unresolved']} citation(s) pointed at no known passage."]
+    lat = summary.get("latency") or {}
+    if lat:
+        lines += ["", "| latency (s) | p50 | p95 |", "|---|---|---|"]
+        lines += [f"| {k} | {_fmt(v['p50'])} | {_fmt(v['p95'])} |" for k, v in lat.items()]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- run
+def evaluate(index, gold: list[dict[str, Any]], mode: str = "hybrid", answers: bool = True,
+             progress: bool = True) -> list[dict[str, Any]]:
+    """Per-item records (see run_cli's --out)."""
+    from tqdm import tqdm
+    chunks_by_file: dict[str, list] = {}
+    for c in index_chunks(index):
+        chunks_by_file.setdefault(c.path, []).append(c)
+    support = support_check() if answers else None
+    records = []
+    for item in tqdm(gold, desc="eval", unit="q", disable=not progress, file=sys.stderr):
+        rec: dict[str, Any] = {"id": item["id"], "question": item["question"], "absent": is_absent(item),
+                               "file": item["file"], "speaker": item["speaker"]}
+        timings: dict[str, Any] = {"search_s": {}}
+        by_mode, lookup = {}, {}
+        for m in MODES:
+            t0 = time.perf_counter()
+            hits = index.search(item["question"], k=K_RETRIEVE, mode=m)
+            timings["search_s"][m] = time.perf_counter() - t0
+            by_mode[m] = hits
+            lookup.update({h.chunk_id: h for h in hits})
+        rec["hits"] = [h.to_dict() for h in by_mode[mode]]
+        if not rec["absent"]:
+            n_rel = relevant_turns(chunks_by_file, item)
+            rec["retrieval"] = {m: score_retrieval(by_mode[m], item, n_rel) for m in MODES}
+        else:
+            rec["retrieval"] = {}
+        if answers:
+            ans = index.ask(item["question"], k=K_ANSWER)
+            d = ans.to_dict()
+            rec.update(answer=d["answer"], abstained=bool(d["abstained"]), citations=d["citations"])
+            timings.update({k: d.get("timings", {}).get(k) for k in ("retrieve_s", "first_token_s", "total_s")})
+            rec["scores"] = score_answer(ans, item, lookup, support)
+        else:
+            rec.update(answer=None, abstained=None, citations=[])
+        rec["timings"] = timings
+        records.append(rec)
+    return records
+
+
+def out_paths(out: str) -> tuple[Path, Path, Path]:
+    p = Path(out)
+    stem = p.with_suffix("") if p.suffix == ".json" else p
+    return p, Path(f"{stem}.summary.json"), Path(f"{stem}.summary.md")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    gold = load_gold(args.gold)
+    corpus, files, index_dir, desc = resolve(args, gold)
+    print(f"eval: corpus {desc}; index {index_dir}/", file=sys.stderr)
+    index = open_index(index_dir, files, corpus, getattr(args, "model", None))
+    answers = not args.no_answers
+    records = evaluate(index, gold, mode=args.mode, answers=answers, progress=True)
+    summary = {"gold": str(args.gold), "corpus": desc, "corpus_subset": getattr(args, "corpus_subset", None) or "all",
+               "index": str(index_dir), "index_chunks": len(index_chunks(index)), "answer_mode": args.mode,
+               "answers_run": answers, **summarize(records, answers), "latency": latency(records)}
+    md = to_markdown(summary)
+    if args.out:
+        p, pj, pm = out_paths(args.out)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(records, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        pj.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        pm.write_text(md, encoding="utf-8")
+        print(f"eval: wrote {p}, {pj}, {pm}", file=sys.stderr)
+    print(json.dumps(summary, indent=1) if args.json else md)
+    return 0
