@@ -1,0 +1,200 @@
+"""Transcript -> speaker-aware Chunks sized to the embedding model's window.
+
+- A chunk holds one speaker's words: `chunk.text` is an exact substring of that speaker's turn.
+- An answer carries the question it answers (the questioner's preceding turn, skipping
+  moderator/operator interjections) in `chunk.question`, labelled `chunk.question_speaker` -
+  context for embedding and display, never part of `chunk.text`.
+- Long turns are split at sentence boundaries, with the previous chunk's last sentence
+  repeated as overlap. Sizes are measured in the embedding model's word pieces:
+  `embedding_text(chunk)` (question tail + speaker label + words) always fits `max_tokens`
+  including [CLS]/[SEP].
+- chunk_id = hash(doc_id, turn position, part, text): re-chunking an unchanged file gives the same ids.
+
+CHUNKER_VERSION covers parsing too (rag.turns / rag.text): bump it whenever chunks change.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from typing import Optional
+
+from rag.records import MODERATOR, OPERATOR, QUESTIONER, UNATTRIBUTED, Chunk, Transcript, Turn
+
+CHUNKER_VERSION = "1"
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9—–-])|\n\n")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Ms|Mrs|Dr|St|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|Prof|Rev|Hon|No|Nos|vs|Vol|Inc|Corp|Co|"
+    r"Ltd|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ft|Mt|approx|etc|e\.g|i\.e|a\.m|p\.m)"
+    r"|\b[A-Z]|\b(?:[A-Z]\.){1,3}[A-Z])\.$")
+
+
+@lru_cache(maxsize=1)
+def default_tokenizer():
+    """The bundled all-MiniLM-L6-v2 word-piece tokenizer (no model weights loaded, no download)."""
+    from transformers import AutoTokenizer
+
+    from rag.models import default_embedding_model_path
+
+    return AutoTokenizer.from_pretrained(str(default_embedding_model_path()))
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences of `text` (paragraph breaks always end one)."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end()
+        if m.group() != "\n\n" and _ABBREV.search(text[start:end]) and not text[start:end].endswith(".."):
+            continue
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+        while start < len(text) and text[start].isspace():
+            start += 1
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return [(s, e) for s, e in ((s, _rstrip_end(text, s, e)) for s, e in spans) if e > s]
+
+
+def _rstrip_end(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
+class Chunker:
+    """`Chunker().chunk(transcript) -> list[Chunk]`; `embedding_text(chunk)` is what gets embedded."""
+
+    def __init__(self, tokenizer=None, max_tokens: int = 256, target_tokens: int = 200,
+                 question_tokens: int = 48):
+        self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
+        self.max_tokens = max_tokens
+        self.special = self.tokenizer.num_special_tokens_to_add(pair=False)
+        self.target_tokens = target_tokens
+        self.question_tokens = question_tokens
+
+    # ---- sizes ----
+    def count(self, text: str) -> int:
+        """Word pieces of `text` without special tokens."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _counts(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    # ---- chunking ----
+    def chunk(self, transcript: Transcript) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for i, turn in enumerate(transcript.turns):
+            question = _question_for(transcript.turns, i)
+            budget = self.max_tokens - self.special - self.count(_label(turn.speaker)) - 1
+            if question is not None:
+                budget -= self.question_tokens + self.count(_label(question.speaker)) + 1
+            budget = min(budget, self.target_tokens)
+            pieces = self._split(turn.text, budget)
+            for part, (s, e) in enumerate(pieces):
+                text = turn.text[s:e]
+                chunks.append(Chunk(
+                    chunk_id=_chunk_id(transcript.doc_id, turn.position, part, text),
+                    doc_id=transcript.doc_id, path=transcript.path, title=transcript.title, date=transcript.date,
+                    source_url=transcript.source_url, publisher=transcript.publisher, kind=transcript.kind,
+                    speaker=turn.speaker, role=turn.role, text=text,
+                    question=question.text if question else None,
+                    question_speaker=question.speaker if question else None,
+                    turn=turn.position, part=part, parts=len(pieces)))
+        return chunks
+
+    def _split(self, text: str, budget: int) -> list[tuple[int, int]]:
+        """Character spans of the pieces of `text`, each <= budget word pieces, split at sentences."""
+        units = []  # (start, end, tokens): sentences, and word runs of over-long sentences
+        spans = sentence_spans(text)
+        for (s, e), n in zip(spans, self._counts([text[s:e] for s, e in spans])):
+            units.extend([(s, e, n)] if n <= budget else self._word_runs(text, s, e, budget))
+        pieces: list[tuple[int, int]] = []
+        i = 0
+        while i < len(units):
+            start, total, j = i, 0, i
+            while j < len(units) and (total + units[j][2] <= budget or j == start):
+                total += units[j][2]
+                j += 1
+            pieces.append((units[start][0], units[j - 1][1]))
+            if j >= len(units):
+                break
+            # overlap: repeat the last sentence when it is short and the next piece still gains a unit
+            last = units[j - 1]
+            i = j - 1 if (j - 1 > start and last[2] <= budget // 4 and last[2] + units[j][2] <= budget) else j
+        return pieces
+
+    def _word_runs(self, text: str, s: int, e: int, budget: int) -> list[tuple[int, int, int]]:
+        words = [(m.start() + s, m.end() + s) for m in re.finditer(r"\S+", text[s:e])]
+        counts = self._counts([text[a:b] for a, b in words])
+        runs, a, total = [], None, 0
+        for k, ((ws, we), n) in enumerate(zip(words, counts)):
+            if a is not None and total + n > budget:
+                runs.append((a, words[k - 1][1], total))
+                a, total = None, 0
+            if a is None:
+                a = ws
+            total += n
+        if a is not None:
+            runs.append((a, words[-1][1], total))
+        return runs
+
+    # ---- what gets embedded ----
+    def embedding_text(self, chunk: Chunk) -> str:
+        """Question tail (if any) + "SPEAKER: words", guaranteed to fit max_tokens word pieces."""
+        body = f"{_label(chunk.speaker)}{chunk.text}"
+        if not chunk.question:
+            return self._fit(body, keep="start")
+        q_tail = self._tail(chunk.question, self.question_tokens)
+        text = f"{_label(chunk.question_speaker)}{q_tail}\n{body}"
+        return text if self.count(text) + self.special <= self.max_tokens else self._fit(body, keep="start")
+
+    def _tail(self, text: str, n: int) -> str:
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= n:
+            return text
+        start = offsets[-n][0]
+        while 0 < start < len(text) and not text[start - 1].isspace():  # begin at a word boundary
+            start += 1
+        return "… " + text[start:].lstrip()
+
+    def _fit(self, text: str, keep: str) -> str:
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        limit = self.max_tokens - self.special
+        if len(enc["input_ids"]) <= limit:
+            return text
+        return text[:enc["offset_mapping"][limit - 1][1]]
+
+
+def _label(speaker: Optional[str]) -> str:
+    return f"{speaker}: " if speaker else ""
+
+
+def _question_for(turns: list[Turn], i: int) -> Optional[Turn]:
+    """The questioner's turn this turn answers: the previous turn, skipping moderator/operator ones."""
+    if turns[i].role in (QUESTIONER, UNATTRIBUTED):
+        return None
+    for j in range(i - 1, max(-1, i - 4), -1):
+        if turns[j].role == QUESTIONER:
+            return turns[j]
+        if turns[j].role not in (MODERATOR, OPERATOR):
+            return None
+    return None
+
+
+def _chunk_id(doc_id: str, turn: int, part: int, text: str) -> str:
+    return hashlib.sha256(f"{doc_id}\x1f{turn}\x1f{part}\x1f{text}".encode("utf-8")).hexdigest()[:32]
+
+
+def embedding_text(chunk: Chunk, chunker: Optional[Chunker] = None) -> str:
+    """Module-level shortcut with the default 256-token chunker."""
+    return (chunker or _default_chunker()).embedding_text(chunk)
+
+
+@lru_cache(maxsize=1)
+def _default_chunker() -> Chunker:
+    return Chunker()

@@ -1,0 +1,118 @@
+"""Text clean-up shared by the parsers: spaces, markdown escapes, inline HTML, paragraphs, site chrome.
+
+A document body becomes a list of paragraphs. Each paragraph keeps its first raw line
+(`head`: spaces normalised but runs of spaces kept, so speaker-label detection can see
+"LABEL:<two spaces>") and its joined text (hard wraps undone, escapes undone, one space
+between words).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from rag.records import STATE, WHITE_HOUSE
+
+_SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~\"'$&])")
+_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\((?:https?://|/)[^)\s]*\)")
+_MD_EMPH = re.compile(r"(?<![\w*])(\*{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])", re.S)
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}(?:\s+|$)", re.M)
+_WS = re.compile(r"\s+")
+
+
+def normalise_spaces(text: str) -> str:
+    """Non-breaking and exotic spaces -> ' ', invisible characters removed (runs of spaces kept)."""
+    return _SPACES.sub(" ", _INVISIBLE.sub("", text))
+
+
+def unmarkdown(text: str) -> str:
+    """Undo the markdown the corpus uses: escapes, inline HTML (<s>, <u>, <sup>...), links, emphasis, '#'."""
+    text = _AUTOLINK.sub(r"\1", text)
+    text = _TAG.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_HEADING.sub("", text)
+    text = _MD_EMPH.sub(r"\2", text)
+    return _MD_ESCAPE.sub(r"\1", text)
+
+
+def join_words(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+@dataclass
+class Paragraph:
+    head: str   # first line, spaces normalised, markdown undone, runs of spaces kept, stripped on the right
+    text: str   # whole paragraph, one line, single spaces
+
+
+def paragraphs(body: str, markdown: bool) -> list[Paragraph]:
+    """Split on blank (or whitespace-only) lines; join the hard-wrapped lines of each paragraph.
+
+    A line inside a paragraph that starts with an unmistakable speaker label (see
+    `rag.turns.starts_turn`) starts a new paragraph, so a missing blank line cannot glue
+    two speakers' words together.
+    """
+    from rag.turns import starts_turn
+
+    body = normalise_spaces(body)
+    if markdown:
+        body = unmarkdown(body)
+    out: list[Paragraph] = []
+    block: list[str] = []
+
+    def flush():
+        if block:
+            text = join_words(" ".join(block))
+            if text:
+                out.append(Paragraph(head=block[0].rstrip(), text=text))
+            block.clear()
+
+    for line in body.split("\n"):
+        if not line.strip():
+            flush()
+        elif block and starts_turn(line, strict=True):
+            flush()
+            block.append(line)
+        else:
+            block.append(line)
+    flush()
+    return out
+
+
+# ---- site chrome (saved state.gov / whitehouse.gov pages) ----
+
+_STATE_HEADER = re.compile(r"^An official website of the United States Government", re.I)
+_STATE_HEADER_END = re.compile(r"secure websites\.?$", re.I)
+_FOOTERS = {  # paragraph that starts a page footer -> publisher it reveals
+    "u.s. department of state": STATE,
+    "stay connected": WHITE_HOUSE,
+}
+_CHROME = re.compile(
+    r"^(?:Scroll to Top(?: Scroll to Top)*|Sign Up|Stay Connected|Here['’]s how you know"
+    r"|Official websites use \.gov|Secure \.gov websites use HTTPS"
+    r"|A \.gov website belongs to an official government organization in the United States\."
+    r"|A lock \( ?\) or https:// means you['’]ve safely connected to the \.gov website\..*"
+    r"|We['’]ll be in touch with the latest information on how President \w+ .*"
+    r"|Opt in to send and receive text messages from (?:President|Vice President) .*"
+    r"|#+|\\?# ?\\?# ?\\?#)$", re.I)
+FOOTER_WINDOW = 15  # a footer marker only counts among the last paragraphs
+
+
+def strip_chrome(paras: list[Paragraph]) -> tuple[list[Paragraph], Optional[str]]:
+    """Remove site header/footer boilerplate; return the paragraphs left and the site it reveals."""
+    site = None
+    if paras and _STATE_HEADER.match(paras[0].text):
+        site = STATE
+        end = next((i for i, p in enumerate(paras[:10]) if _STATE_HEADER_END.search(p.text)), 0)
+        paras = paras[end + 1:]
+    for i in range(max(0, len(paras) - FOOTER_WINDOW), len(paras)):
+        key = paras[i].text.lower().rstrip(".")
+        if key in _FOOTERS:
+            site = site or _FOOTERS[key]
+            paras = paras[:i]
+            break
+    return [p for p in paras if not _CHROME.match(p.text)], site

@@ -1,0 +1,180 @@
+"""Speaker turns: label detection, roles, time/place lines.
+
+A turn starts at a paragraph that begins with a speaker label:
+  "QUESTION:  ...", "Q    ..." (no colon), "SECRETARY BLINKEN:  ...", "MR. KIRBY: ...",
+  "SENIOR STATE DEPARTMENT OFFICIAL ONE:  ...", "     MODERATOR:  ..." (indented).
+False positives avoided: a label must start a paragraph, be in capitals, hold no bare
+numbers ("END 8:32", "H.R. 3537:"), and a one-word label that is neither a known role nor
+a surname-style label followed by two spaces ("NATO: another war", "COVID:") is prose.
+Text before the first label is one turn with speaker None (role "unattributed").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from rag.records import MODERATOR, OFFICIAL, OPERATOR, OTHER, QUESTIONER, UNATTRIBUTED, Turn
+from rag.text import Paragraph, strip_chrome, paragraphs
+
+# "LABEL:" at the start of a line; LABEL = capitalised words (MR., O’CONNELL, SECRETARY-GENERAL, (AS INTERPRETED)).
+_LABEL = re.compile(
+    r"^\s*(?P<label>[A-Z][A-Za-z0-9.'’\-]*(?: [A-Za-z0-9(][A-Za-z0-9.'’\-)]*){0,8})\s?:(?P<gap>\s*)(?P<rest>.*)$")
+# "Q    text", "Q: text", "Q — text"
+_Q = re.compile(r"^\s*Q(?:\s*:|(?=\s+\S)|\s*(?=[—–]))\s*(?P<rest>.*)$")
+_HONORIFIC_TYPO = re.compile(r"^(\s*)(MR|MS|MRS|DR)[:;,] (?=[A-Z][A-Z’'\-]+:)")
+_NUMBER_WORD = re.compile(r"^\d[\d.,]*$")
+_TIME = re.compile(
+    r"^(?:END\s*)?\(?\d{1,2}:\d{2}\s*(?:[AP]\.?\s?M\.?)\s*(?:[A-Z]{1,5}T|[A-Z]{2,4}|local(?: time)?)?\.?\)?$", re.I)
+_END = re.compile(r"^END\.?$", re.I)
+
+HONORIFICS = {"MR", "MR.", "MS", "MS.", "MRS", "MRS.", "DR", "DR.", "MISS", "M.", "S."}
+QUESTIONER_LABELS = {"Q", "QUESTION", "QUESTIONS", "QUESTIONER", "REPORTER", "REPORTERS", "JOURNALIST", "PRESS",
+                     "THE PRESS", "MEMBER OF THE PRESS", "PRESS MEMBER", "PHOTOJOURNALIST", "PRESS POOL"}
+_OTHER_WORDS = re.compile(
+    r"\b(?:AU?D\w*CE|ADU\w*|PARTIC\w*|AIDE|CHILD(?:REN)?|STUDENTS?|CROWD|WOMAN|MAN|CUSTOMER|PROTEST[OE]RS?|"
+    r"INTERPRETER|TRANSLATOR|ANNOUNCER|UNIDENTIFIED|CREW|MEMBERS?|ATTENDEES?|VOICES?|NARRATOR|VIDEO|"
+    r"COACH|REVEREND|RABBI|BISHOP|FATHER|CHAPLAIN|PASTOR|IMAM|PLAYERS?|HOST)\b")
+_OFFICE_WORDS = re.compile(
+    r"\b(?:PRESIDENT|PRESIDEN|SECRETARY(?:-GENERAL)?|OFFICIALS?|SPOKES\w*|AMBASSADOR|ADMINISTRATOR|DIRECTOR(?:-GENERAL)?|"
+    r"CHAIR\w*|GOVERNOR|SENATOR|REPRESENTATIVE|CONGRESS\w*|MAYOR|MINISTER|CHANCELLOR|LEADER|SPEAKER|ADMIRAL|"
+    r"GENERAL|COLONEL|MAJOR|LIEUTENANT|COMMANDER|COMMISSIONER|JUDGE|JUSTICE|ADVISOR|ADVISER|DEPUTY|ATTORNEY|"
+    r"SURGEON|KING|QUEEN|PRINCE|PRINCESS|EMIR|SHEIKH|SULTAN|TAOISEACH|PREMIER|LADY|GENTLEMAN|COORDINATOR|ENVOY|"
+    r"COUNSELOR|CHIEF|MANAGER|ADMINISTRATION|STAFF|ASSISTANT|TREASURER|CONGRESSMAN|DELEGATE|COUNCIL\w*)\b")
+BRIEFING_KINDS = ("press briefing", "background call", "gaggle")
+
+
+def label_role(label: str) -> Optional[str]:
+    """Role a label implies by itself; None for a bare name ("MR. SORKIN", "PSAKI"), decided per document."""
+    if label in QUESTIONER_LABELS or label.startswith("QUESTION"):
+        return QUESTIONER
+    words = label.split()
+    if len(words) == 1 and re.match(r"^MO\w*R\w*O?R$", label):
+        return MODERATOR
+    if len(words) == 1 and label.startswith("OPER"):
+        return OPERATOR
+    if _OTHER_WORDS.search(label):
+        return OTHER
+    if _OFFICE_WORDS.search(label) or words[0] == "THE":
+        return OFFICIAL
+    return None
+
+
+def _parse_label(line: str) -> Optional[tuple[str, str, bool]]:
+    """(label, rest of line, strong) when `line` opens with a speaker label, else None."""
+    line = _HONORIFIC_TYPO.sub(r"\1\2. ", line)
+    m = _Q.match(line)
+    if m:
+        return "Q", m.group("rest"), True
+    m = _LABEL.match(line)
+    if not m:
+        return None
+    label = " ".join(m.group("label").split())
+    if label.replace("Mc", "MC") != label.upper() or len(label) > 60:
+        return None
+    words = label.split()
+    if any(_NUMBER_WORD.match(w) for w in words) or sum(c.isalpha() for c in label) < 2:
+        return None
+    rest, gap = m.group("rest").strip(), m.group("gap")
+    role = label_role(label)
+    honorific = words[0] in HONORIFICS and len(words) > 1
+    one_word = len(words) == 1
+    strong = role is not None or honorific
+    if one_word and role is None and len(gap) < 2:
+        return None  # "NATO: another war", "FEMA: 33 grants", "COVID:" - prose, not a speaker
+    if not rest and not strong:
+        return None
+    if "." in label and not honorific and one_word:
+        return None  # "D.C.:"
+    return label, rest, strong or len(gap) >= 2
+
+
+def _strip_label(text: str) -> str:
+    """A paragraph's text without its leading speaker label."""
+    text = _HONORIFIC_TYPO.sub(r"\1\2. ", text)
+    m = _Q.match(text) or _LABEL.match(text)
+    return m.group("rest").strip() if m else text
+
+
+def starts_turn(line: str, strict: bool = False) -> bool:
+    """Does this line open a speaker turn? `strict`: only unmistakable labels (used inside paragraphs)."""
+    parsed = _parse_label(line)
+    return parsed is not None and (parsed[2] or not strict)
+
+
+def is_time_line(text: str) -> bool:
+    return bool(_TIME.match(text.strip()))
+
+
+@dataclass
+class Parsed:
+    turns: list[Turn] = field(default_factory=list)
+    time: Optional[str] = None
+    place: Optional[str] = None
+    site: Optional[str] = None      # publisher revealed by site chrome
+    labelled: int = 0               # number of turns with a speaker label
+
+
+def _looks_like_place(text: str) -> bool:
+    return len(text) <= 90 and not text.endswith((".", "?", "!", ":")) and not starts_turn(text)
+
+
+def parse(body: str, markdown: bool = False) -> Parsed:
+    """Body text (front matter / markup already removed) -> turns and time/place metadata."""
+    paras, site = strip_chrome(paragraphs(body, markdown))
+    out = Parsed(site=site)
+    blocks: list[tuple[Optional[str], list[str]]] = []  # (label, paragraphs)
+    for p in paras:
+        if is_time_line(p.text) or _END.match(p.text):
+            # the first time line before any speaker is metadata; later ones ("END 3:36 P.M.") are dropped
+            if out.time is None and not _END.match(p.text) and all(b[0] is None for b in blocks):
+                out.time = re.sub(r"^END\s*", "", p.text, flags=re.I)
+                if blocks and blocks[-1][1] and _looks_like_place(blocks[-1][1][-1]):
+                    out.place = blocks[-1][1].pop()
+            continue
+        parsed = _parse_label(p.head)
+        if parsed:
+            text = _strip_label(p.text)
+            blocks.append((parsed[0], [text] if text else []))
+        elif blocks:
+            blocks[-1][1].append(p.text)
+        else:
+            blocks.append((None, [p.text]))
+    position = 0
+    for label, texts in blocks:
+        texts = [t for t in texts if t]
+        if not texts:
+            continue
+        out.turns.append(Turn(position=position, speaker=label, text="\n\n".join(texts),
+                              role=UNATTRIBUTED if label is None else (label_role(label) or "")))
+        position += 1
+    out.labelled = sum(1 for t in out.turns if t.speaker is not None)
+    return out
+
+
+def resolve_roles(turns: list[Turn], title: str, kind: str) -> None:
+    """Give bare-name speakers ("MR. SORKIN", "MS. PSAKI") a role from the document:
+    an interviewer (most turns are questions, no Q/QUESTION labels in the document) -> questioner;
+    named with an office in the title ("Press Secretary Jen Psaki") or speaking in a briefing -> official;
+    otherwise -> other (a guest whose office we cannot tell)."""
+    names = {t.speaker for t in turns if t.speaker and not t.role}
+    if not names:
+        return
+    has_q = any(t.role == QUESTIONER for t in turns)
+    upper_title = title.upper()
+    roles = {}
+    for name in names:
+        own = [t for t in turns if t.speaker == name]
+        asks = sum(1 for t in own if t.text.rstrip(" )”\"'").endswith("?") or t.text.count("?") >= 2)
+        surname = name.split()[-1].strip(".")
+        titled = re.search(r"\b(?:%s)\b[\w .’'\-]{0,40}?\b%s\b" % (_OFFICE_WORDS.pattern, re.escape(surname)),
+                           upper_title)
+        if not has_q and len(own) >= 2 and asks * 2 >= len(own) and not titled:
+            roles[name] = QUESTIONER
+        elif titled or kind in BRIEFING_KINDS:
+            roles[name] = OFFICIAL
+        else:
+            roles[name] = OTHER
+    for t in turns:
+        if t.speaker in roles and not t.role:
+            t.role = roles[t.speaker]
