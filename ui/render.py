@@ -1,0 +1,204 @@
+"""HTML for the chat UI: the sources panel, the chat bubbles, and upload checks.
+
+Everything that comes from a transcript (titles, speakers, quotes, answer text) is
+escaped here before it reaches the browser, so markup or script inside a scraped
+page shows as text and never runs.
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from pathlib import Path
+from typing import Iterable, Optional
+from urllib.parse import urlparse
+
+from rag.records import Answer, Citation, Hit
+
+NOT_COVERED = "Not covered by the indexed briefings"
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm")
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024
+CONTEXT_CHARS = 320  # characters of the passage shown either side of a cited quote
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
+
+
+def esc(text: Optional[str]) -> str:
+    return html.escape(text or "", quote=True)
+
+
+def safe_url(url: Optional[str]) -> Optional[str]:
+    """The URL when it is a plain http(s) link, else None (no javascript:, data:, ...)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlparse(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def chat_text(text: str) -> str:
+    """Transcript-derived text for a chat bubble (rendered as Markdown): shown literally.
+
+    HTML is escaped and Markdown syntax is backslash-escaped, so `<script>` or `**` in a
+    transcript prints as typed. Citation markers like [1] still read [1].
+    """
+    text = html.escape(text or "", quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _norm_ws(s: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s or "")).strip()
+
+
+def find_quote(passage: str, quote: str) -> Optional[tuple[int, int]]:
+    """(start, end) of `quote` inside `passage`, ignoring case, spacing and curly quotes."""
+    quote = _norm_ws(quote).strip(" .…\"'“”‘’")
+    if not quote or not passage:
+        return None
+    words = [re.escape(w) for w in quote.split(" ")]
+    pattern = r"\s+".join(words)
+    for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"')):
+        pattern = pattern.replace(re.escape(a), f"[{a}{b}]").replace(re.escape(b), f"[{a}{b}]")
+    m = re.search(pattern, passage, flags=re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+def highlight(passage: str, quote: str, context: int = CONTEXT_CHARS) -> str:
+    """Escaped HTML of the passage around `quote`, with the quote in <mark>.
+
+    When the quote cannot be found in the passage the quote itself is shown, marked.
+    """
+    span = find_quote(passage, quote)
+    if span is None:
+        return f"<mark>{esc(quote)}</mark>" if quote else esc(_clip(passage, 2 * context))
+    a, b = span
+    start = max(0, a - context)
+    end = min(len(passage), b + context)
+    if start > 0:  # cut at a word boundary
+        sp = passage.find(" ", start, a)
+        start = sp + 1 if sp != -1 else start
+    if end < len(passage):
+        sp = passage.rfind(" ", b, end)
+        end = sp if sp != -1 else end
+    pre = ("… " if start > 0 else "") + esc(passage[start:a])
+    post = esc(passage[b:end]) + (" …" if end < len(passage) else "")
+    return f"{pre}<mark>{esc(passage[a:b])}</mark>{post}"
+
+
+def _clip(text: str, n: int) -> str:
+    text = text or ""
+    if len(text) <= n:
+        return text
+    cut = text.rfind(" ", 0, n)
+    return text[: cut if cut > 0 else n] + " …"
+
+
+def _meta(title: str, url: Optional[str], date: Optional[str], publisher: Optional[str] = None,
+          kind: Optional[str] = None) -> str:
+    link = safe_url(url)
+    t = esc(title or "Untitled briefing")
+    title_html = (f'<a class="src-title" href="{esc(link)}" target="_blank" rel="noopener noreferrer">{t}</a>'
+                  if link else f'<span class="src-title">{t}</span>')
+    bits = [esc(x) for x in (date or "date not given", publisher, kind) if x]
+    return f'{title_html}<div class="src-meta">{" · ".join(bits)}</div>'
+
+
+def _speaker(speaker: Optional[str], role: Optional[str] = None) -> str:
+    who = esc(speaker) if speaker else "Unattributed text (no speaker label)"
+    r = f' <span class="src-role">({esc(role)})</span>' if role and speaker else ""
+    return f'<div class="src-speaker">{who}{r}</div>'
+
+
+def _question(hit: Optional[Hit]) -> str:
+    if hit is None or not hit.question:
+        return ""
+    asker = esc(hit.question_speaker or "QUESTION")
+    return (f'<div class="src-question">In reply to {asker}: '
+            f'“{esc(_clip(hit.question, 240))}”</div>')
+
+
+def citation_card(c: Citation, hit: Optional[Hit]) -> str:
+    body = highlight(hit.text, c.quote) if hit is not None else f"<mark>{esc(c.quote)}</mark>"
+    return (f'<div class="src-card" id="src-{int(c.n)}">'
+            f'<div class="src-n">[{int(c.n)}]</div><div class="src-body">'
+            f'{_speaker(c.speaker, hit.role if hit else None)}'
+            f'{_meta(c.title, c.source_url, c.date, hit.publisher if hit else None, hit.kind if hit else None)}'
+            f'{_question(hit)}<div class="src-quote">{body}</div></div></div>')
+
+
+def hit_card(h: Hit, label: str) -> str:
+    return (f'<div class="src-card"><div class="src-n">{esc(label)}</div><div class="src-body">'
+            f'{_speaker(h.speaker, h.role)}{_meta(h.title, h.source_url, h.date, h.publisher, h.kind)}'
+            f'{_question(h)}<div class="src-quote">{esc(_clip(h.text, 2 * CONTEXT_CHARS))}</div>'
+            f'</div></div>')
+
+
+def render_answer_sources(answer: Answer) -> str:
+    """The sources panel for an answer: its citations, or the closest passages when it abstained."""
+    if answer.abstained or not answer.citations:
+        return render_hits(answer.passages, heading=f"{NOT_COVERED} — closest passages", not_covered=True)
+    by_id = {h.chunk_id: h for h in answer.passages}
+    cards = "".join(citation_card(c, by_id.get(c.chunk_id)) for c in sorted(answer.citations, key=lambda c: c.n))
+    return f'<div class="sources"><h3 class="src-heading">Sources</h3>{cards}</div>'
+
+
+def render_hits(hits: Iterable[Hit], heading: str = "Top passages", not_covered: bool = False) -> str:
+    hits = list(hits)
+    cls = "sources not-covered" if not_covered else "sources"
+    if not hits:
+        return (f'<div class="{cls}"><h3 class="src-heading">{esc(heading)}</h3>'
+                f'<p class="src-empty">No passage matched (check the filters).</p></div>')
+    cards = "".join(hit_card(h, f"#{i}") for i, h in enumerate(hits, 1))
+    return f'<div class="{cls}"><h3 class="src-heading">{esc(heading)}</h3>{cards}</div>'
+
+
+def render_message(text: str, kind: str = "info") -> str:
+    """A short notice in the sources panel (errors, empty states)."""
+    return f'<div class="sources"><p class="src-{esc(kind)}">{esc(text)}</p></div>'
+
+
+EMPTY_PANEL = ('<div class="sources"><h3 class="src-heading">Sources</h3>'
+               '<p class="src-empty">Ask a question: each passage the answer cites appears here, '
+               'with who said it, in which briefing, and when.</p></div>')
+
+
+# ---- uploads ---------------------------------------------------------------
+
+def sanitize_filename(name: str, max_len: int = 120) -> str:
+    """A safe base name for an uploaded file: no folders, no traversal, no hidden or odd characters."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]          # drop any folder part, Windows or POSIX
+    name = re.sub(r"[^\w.\- ]+", "_", name, flags=re.UNICODE).strip(" .")
+    name = re.sub(r"\s+", "_", name)
+    name = re.sub(r"\.{2,}", ".", name)
+    if not name or set(name) <= {"_", "."}:
+        name = "upload"
+    stem, dot, ext = name.rpartition(".")
+    if dot and len(ext) <= 8:
+        stem = stem[: max_len - len(ext) - 1] or "upload"
+        return f"{stem}.{ext}"
+    return name[:max_len]
+
+
+def check_upload(path: str | Path, original_name: Optional[str] = None,
+                 max_bytes: int = UPLOAD_MAX_BYTES) -> Optional[str]:
+    """Why an uploaded file is refused, or None when it may be ingested."""
+    path = Path(path)
+    name = original_name or path.name
+    ext = Path(name).suffix.lower()
+    if ext not in UPLOAD_TYPES:
+        return f"type {ext or '(none)'} is not accepted (use {', '.join(UPLOAD_TYPES)})"
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        return f"cannot read the uploaded file ({e.strerror or e})"
+    if size > max_bytes:
+        return f"{size / 1e6:.1f} MB is over the {max_bytes // (1024 * 1024)} MB limit"
+    if size == 0:
+        return "the file is empty"
+    return None
