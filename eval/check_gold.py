@@ -246,7 +246,7 @@ class Checker:
         n_words = len(evidence.split())
         if not MIN_WORDS <= n_words <= MAX_WORDS:
             problems.append(f"evidence has {n_words} words (need {MIN_WORDS}-{MAX_WORDS})")
-        if problems or not item["file"]:
+        if not evidence or not item["file"].strip():
             return problems
 
         turns = self.turns(item["file"])
