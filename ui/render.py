@@ -51,32 +51,45 @@ def chat_text(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+_QUOTE_CLASS = {ch: "['‘’]" for ch in "'‘’"} | {ch: '["“”]' for ch in '"“”'}
+
+
 def _norm_ws(s: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", s or "")).strip()
 
 
-def find_quote(passage: str, quote: str) -> Optional[tuple[int, int]]:
+def find_quote(passage: str, quote: str, start: int = 0) -> Optional[tuple[int, int]]:
     """(start, end) of `quote` inside `passage`, ignoring case, spacing and curly quotes."""
     quote = _norm_ws(quote).strip(" .…\"'“”‘’")
     if not quote or not passage:
         return None
-    words = [re.escape(w) for w in quote.split(" ")]
-    pattern = r"\s+".join(words)
-    for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"')):
-        pattern = pattern.replace(re.escape(a), f"[{a}{b}]").replace(re.escape(b), f"[{a}{b}]")
-    m = re.search(pattern, passage, flags=re.IGNORECASE)
+    pattern = r"\s+".join("".join(_QUOTE_CLASS.get(ch) or re.escape(ch) for ch in w) for w in quote.split(" "))
+    m = re.compile(pattern, flags=re.IGNORECASE).search(passage, start)
     return (m.start(), m.end()) if m else None
 
 
+def find_quote_spans(passage: str, quote: str) -> Optional[list[tuple[int, int]]]:
+    """Spans of the quote's parts in order; a quote may skip words with an ellipsis ("A … B")."""
+    parts = [p for p in re.split(r"\s*(?:…|\.\.\.)\s*", quote or "") if p.strip(" .\"'“”‘’")]
+    spans, pos = [], 0
+    for part in parts:
+        span = find_quote(passage, part, pos)
+        if span is None:
+            return None
+        spans.append(span)
+        pos = span[1]
+    return spans or None
+
+
 def highlight(passage: str, quote: str, context: int = CONTEXT_CHARS) -> str:
-    """Escaped HTML of the passage around `quote`, with the quote in <mark>.
+    """Escaped HTML of the passage around `quote`, with the quoted words in <mark>.
 
     When the quote cannot be found in the passage the quote itself is shown, marked.
     """
-    span = find_quote(passage, quote)
-    if span is None:
+    spans = find_quote_spans(passage, quote)
+    if not spans:
         return f"<mark>{esc(quote)}</mark>" if quote else esc(_clip(passage, 2 * context))
-    a, b = span
+    a, b = spans[0][0], spans[-1][1]
     start = max(0, a - context)
     end = min(len(passage), b + context)
     if start > 0:  # cut at a word boundary
@@ -85,9 +98,12 @@ def highlight(passage: str, quote: str, context: int = CONTEXT_CHARS) -> str:
     if end < len(passage):
         sp = passage.rfind(" ", b, end)
         end = sp if sp != -1 else end
-    pre = ("… " if start > 0 else "") + esc(passage[start:a])
-    post = esc(passage[b:end]) + (" …" if end < len(passage) else "")
-    return f"{pre}<mark>{esc(passage[a:b])}</mark>{post}"
+    out, pos = ["… " if start > 0 else ""], start
+    for x, y in spans:
+        out.append(f"{esc(passage[pos:x])}<mark>{esc(passage[x:y])}</mark>")
+        pos = y
+    out.append(esc(passage[pos:end]) + (" …" if end < len(passage) else ""))
+    return "".join(out)
 
 
 def _clip(text: str, n: int) -> str:
@@ -174,7 +190,7 @@ def sanitize_filename(name: str, max_len: int = 120) -> str:
     name = unicodedata.normalize("NFKC", name or "")
     name = name.replace("\\", "/").split("/")[-1]          # drop any folder part, Windows or POSIX
     name = re.sub(r"[^\w.\- ]+", "_", name, flags=re.UNICODE).strip(" .")
-    name = re.sub(r"\s+", "_", name)
+    name = re.sub(r"[\s_]+", "_", name)
     name = re.sub(r"\.{2,}", ".", name)
     if not name or set(name) <= {"_", "."}:
         name = "upload"

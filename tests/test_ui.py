@@ -1,0 +1,212 @@
+"""UI pieces without a browser: escaping, highlighting, the sources panel, uploads, exposure rules."""
+import os
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from rag.errors import RagError
+from rag.records import Answer, Citation, Hit
+from ui import render
+from ui.app import answer_markdown, check_exposure, filters_from, is_loopback, _upload_report
+
+DPRK_TITLE = "Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea"
+
+
+def hit(n=1, **kw):
+    d = dict(chunk_id=f"c{n}", doc_id="d1", path="data/briefings/004_e77c5bc27b68646e.txt", title=DPRK_TITLE,
+             date="2021-03-23", source_url="https://www.whitehouse.gov/briefing-room/press-briefings/2021/03/23/x/",
+             publisher="White House", kind="background call", speaker="SENIOR ADMINISTRATION OFFICIAL",
+             role="official", question=None,
+             text="We wanted to give an update on what has been and will continue to be an intensive period "
+                  "for Indo-Pacific diplomacy.  As you all know, the President hosted a head of state Quad.",
+             rank=n, score=0.5)
+    d.update(kw)
+    return Hit(**d)
+
+
+class _Tags(HTMLParser):
+    """Collects tags and attributes, to check what a browser would actually build."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += attrs
+
+
+def tags(html_text):
+    p = _Tags()
+    p.feed(html_text)
+    return p
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> <a href="javascript:alert(1)">click</a>'
+
+
+def test_transcript_markup_is_escaped_in_the_sources_panel():
+    h = hit(text=f"Intro words. {HOSTILE} The policy review is nearly done.", speaker="<b>MR. X</b>",
+            title="<iframe src=//evil>", question="<script>q()</script>")
+    c = Citation(n=1, chunk_id="c1", path=h.path, title=h.title, date=h.date, source_url=h.source_url,
+                 speaker=h.speaker, quote="The policy review is nearly done")
+    out = render.render_answer_sources(Answer(question="q", answer="a [1]", abstained=False, citations=[c], passages=[h]))
+    t = tags(out)
+    assert not {"script", "img", "iframe", "b"} & set(t.tags), t.tags
+    assert not any(k.startswith("on") for k, _ in t.attrs)
+    assert "&lt;script&gt;" in out and "&lt;b&gt;MR. X&lt;/b&gt;" in out
+    # the cited words are marked, the rest of the passage is context
+    assert "<mark>The policy review is nearly done</mark>" in out
+
+
+def test_only_http_links_are_rendered():
+    assert render.safe_url("https://www.state.gov/x/") == "https://www.state.gov/x/"
+    for bad in ("javascript:alert(1)", "data:text/html,<b>", "//evil.example/x", "ftp://x/y", "", None, "http://"):
+        assert render.safe_url(bad) is None
+    out = render.hit_card(hit(source_url="javascript:alert(1)"), "#1")
+    assert "href" not in out and "javascript" not in out
+    out = render.hit_card(hit(source_url='https://x.gov/a"onmouseover="alert(1)'), "#1")
+    attrs = dict(tags(out).attrs)
+    assert attrs["href"] == 'https://x.gov/a"onmouseover="alert(1)' and "onmouseover" not in attrs
+
+
+def test_chat_text_shows_markup_literally():
+    s = render.chat_text('see <script>x</script> and **bold** [1] & `code`')
+    assert "<script>" not in s and "&lt;script&gt;" in s
+    assert "\\*\\*bold\\*\\*" in s and "\\[1\\]" in s and "&amp;" in s
+
+
+def test_highlight_tolerates_spacing_case_and_curly_quotes():
+    passage = "First sentence.  We’re   going to\nwork with allies.  Last sentence."
+    out = render.highlight(passage, "we're going to work with allies")
+    assert re.search(r"<mark>We’re\s+going to\swork with allies</mark>", out), out
+    # a quote not in the passage is still shown, marked, rather than silently dropped
+    out = render.highlight(passage, "words the passage does not hold")
+    assert out == "<mark>words the passage does not hold</mark>"
+
+
+def test_highlight_trims_long_passages_around_the_quote():
+    passage = " ".join(f"w{i}" for i in range(600)) + " the cited words here " + " ".join(f"v{i}" for i in range(600))
+    out = render.highlight(passage, "the cited words here", context=100)
+    assert out.startswith("… ") and out.endswith(" …") and "<mark>the cited words here</mark>" in out
+    assert len(out) < 400
+
+
+def test_citation_numbers_in_panel_match_the_answer():
+    h1, h2 = hit(1), hit(2, speaker="SECRETARY BLINKEN", title="Secretary Blinken at Reuters NEXT",
+                        text="Russia is putting itself in a position for renewed aggression against Ukraine.")
+    cits = [Citation(n=2, chunk_id="c2", path="p", title=h2.title, date="2021-12-03", source_url=None,
+                     speaker="SECRETARY BLINKEN", quote="renewed aggression against Ukraine"),
+            Citation(n=1, chunk_id="c1", path="p", title=h1.title, date=h1.date, source_url=h1.source_url,
+                     speaker=h1.speaker, quote="an intensive period for Indo-Pacific diplomacy")]
+    out = render.render_answer_sources(Answer(question="q", answer="x [1]. y [2].", abstained=False,
+                                              citations=cits, passages=[h1, h2]))
+    assert re.findall(r'id="src-(\d+)"', out) == ["1", "2"]
+    assert out.index("SENIOR ADMINISTRATION OFFICIAL") < out.index("SECRETARY BLINKEN")
+    assert "<mark>renewed aggression against Ukraine</mark>" in out
+    # no source URL: the title is shown without a link
+    assert '<span class="src-title">Secretary Blinken at Reuters NEXT</span>' in out
+
+
+def test_abstained_answer_lists_closest_passages_as_not_covered():
+    ans = Answer(question="What did officials say about the Mars colony?", answer="The briefings do not say.",
+                 abstained=True, passages=[hit(1), hit(2)])
+    out = render.render_answer_sources(ans)
+    assert render.NOT_COVERED in out and "not-covered" in out and out.count("src-card") == 2
+    md = answer_markdown(ans)
+    assert md.startswith(f"**{render.NOT_COVERED}.**")
+
+
+def test_questioner_words_are_labelled_as_the_question():
+    h = hit(question="Is Russia going to invade?", question_speaker="QUESTION", speaker="SECRETARY BLINKEN")
+    out = render.hit_card(h, "#1")
+    assert "In reply to QUESTION" in out and "Is Russia going to invade?" in out
+    assert out.index("SECRETARY BLINKEN") < out.index("In reply to")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\win.ini", "win.ini"),
+    ("/abs/path/briefing.txt", "briefing.txt"),
+    (".bashrc", "bashrc"),
+    ("...", "upload"),
+    ("", "upload"),
+    ("brief ing; rm -rf *.md", "brief_ing_rm_-rf_.md"),
+    ("a\x00b.txt", "a_b.txt"),
+    ("Блинкен 2021.md", "Блинкен_2021.md"),
+])
+def test_sanitize_filename(name, expected):
+    out = render.sanitize_filename(name)
+    assert out == expected
+    assert "/" not in out and "\\" not in out and not out.startswith(".") and ".." not in out
+
+
+def test_sanitize_filename_limits_length_and_keeps_extension():
+    out = render.sanitize_filename("x" * 500 + ".html")
+    assert len(out) <= 120 and out.endswith(".html")
+
+
+def test_check_upload_limits_type_size_and_emptiness(tmp_path):
+    ok = tmp_path / "a.txt"
+    ok.write_text("MR. PRICE: Good afternoon.")
+    assert render.check_upload(ok) is None
+    exe = tmp_path / "a.exe"
+    exe.write_bytes(b"MZ")
+    assert "not accepted" in render.check_upload(exe)
+    empty = tmp_path / "e.md"
+    empty.write_text("")
+    assert render.check_upload(empty) == "the file is empty"
+    big = tmp_path / "big.html"
+    with open(big, "wb") as f:
+        f.truncate(21 * 1024 * 1024)
+    assert "over the 20 MB limit" in render.check_upload(big)
+    assert "cannot read" in render.check_upload(tmp_path / "missing.txt")
+
+
+def test_upload_report_lists_skipped_files_with_reasons(tmp_path):
+    class Err:
+        def __init__(self, path, reason):
+            self.path, self.reason = path, reason
+
+    class Report:
+        errors = [Err(str(tmp_path / "b.txt"), "no speaker labels found")]
+
+    md = _upload_report([tmp_path / "a.txt", tmp_path / "b.txt"], [("c.pdf", "type .pdf is not accepted")], Report())
+    assert "Indexed 1 file(s):** a.txt" in md
+    assert "Skipped 2 file(s)" in md and "c.pdf: type .pdf is not accepted" in md and "b.txt: no speaker labels found" in md
+
+
+def test_filters_from_ui_values():
+    assert filters_from("any", "any", "any", "", " ") == {}
+    assert filters_from("Blinken", "State Department", "interview", "2021-01-01", "2021-12-31") == dict(
+        speaker="Blinken", publisher="State Department", kind="interview", date_from="2021-01-01", date_to="2021-12-31")
+
+
+def test_loopback_only_without_password():
+    for h in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert is_loopback(h)
+        check_exposure(h, None, False)
+    for h in ("0.0.0.0", "192.168.1.5", "::", "example.org"):
+        assert not is_loopback(h)
+        with pytest.raises(RagError, match="without a password"):
+            check_exposure(h, None, False)
+        check_exposure(h, "secret", False)
+        check_exposure(h, None, True)
+
+
+def test_rag_serve_refuses_public_bind_without_password(capsys, monkeypatch, tmp_path):
+    from rag.cli import main
+    monkeypatch.delenv("RAG_PASSWORD", raising=False)
+    code = main(["serve", "--host", "0.0.0.0", "--index", str(tmp_path / "idx"), "--port", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "refusing to serve on 0.0.0.0 without a password" in err and "--no-auth" in err
+    assert not (tmp_path / "idx").exists()  # refused before touching the index
+
+
+def test_highlight_quote_with_ellipsis_marks_each_part():
+    passage = "We are deeply concerned. We will respond. And we will do it with our allies and partners."
+    out = render.highlight(passage, "deeply concerned … with our allies")
+    assert out.count("<mark>") == 2 and "<mark>deeply concerned</mark>" in out and "<mark>with our allies</mark>" in out
+    assert render.find_quote_spans(passage, "with our allies … deeply concerned") is None  # order matters
