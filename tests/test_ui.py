@@ -165,15 +165,12 @@ def test_check_upload_limits_type_size_and_emptiness(tmp_path):
 
 
 def test_upload_report_lists_skipped_files_with_reasons(tmp_path):
-    class Err:
-        def __init__(self, path, reason):
-            self.path, self.reason = path, reason
-
-    class Report:
-        errors = [Err(str(tmp_path / "b.txt"), "no speaker labels found")]
-
-    md = _upload_report([tmp_path / "a.txt", tmp_path / "b.txt"], [("c.pdf", "type .pdf is not accepted")], Report())
-    assert "Indexed 1 file(s):** a.txt" in md
+    from rag.index import IngestReport
+    rep = IngestReport(added=[str(tmp_path / "a.txt")], skipped=[(str(tmp_path / "b.txt"), "no speaker labels found")],
+                       duplicates=[(str(tmp_path / "d.txt"), str(tmp_path / "a.txt"))])
+    md = _upload_report([tmp_path / "a.txt", tmp_path / "b.txt"], [("c.pdf", "type .pdf is not accepted")], rep)
+    assert "**Added 1 transcript(s):** a.txt" in md
+    assert "d.txt: same transcript as a.txt" in md
     assert "Skipped 2 file(s)" in md and "c.pdf: type .pdf is not accepted" in md and "b.txt: no speaker labels found" in md
 
 
@@ -210,3 +207,8 @@ def test_highlight_quote_with_ellipsis_marks_each_part():
     out = render.highlight(passage, "deeply concerned … with our allies")
     assert out.count("<mark>") == 2 and "<mark>deeply concerned</mark>" in out and "<mark>with our allies</mark>" in out
     assert render.find_quote_spans(passage, "with our allies … deeply concerned") is None  # order matters
+
+
+def test_reporter_questions_are_marked_as_not_official_words():
+    out = render.hit_card(hit(speaker="QUESTION", role="questioner", text="Is Russia going to invade?"), "#1")
+    assert "a reporter&#x27;s question, not an official&#x27;s words" in out and "role-questioner" in out

@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -55,22 +54,15 @@ ANY = "any"
 def describe(index) -> str:
     """One status line about the loaded index."""
     if index is None:
-        return "No index loaded."
-    for name in ("stats", "info"):
-        fn = getattr(index, name, None)
-        if callable(fn):
-            try:
-                s = fn()
-                docs = s.get("documents") or s.get("transcripts") or s.get("docs")
-                chunks = s.get("chunks") or s.get("passages")
-                if docs is not None and chunks is not None:
-                    return f"{docs} briefings, {chunks} passages"
-            except Exception:  # a status line must never break the page
-                pass
+        return "no index loaded"
     try:
-        return f"{len(index)} passages"
-    except TypeError:
-        return "index loaded"
+        docs = sum(1 for d in index.documents if not d.get("duplicate_of"))
+        return f"{docs} briefings, {len(index)} passages"
+    except Exception:  # a status line must never break the page
+        try:
+            return f"{len(index)} passages"
+        except Exception:
+            return "loaded"
 
 
 def _opt(value: Optional[str]) -> Optional[str]:
@@ -151,7 +143,6 @@ def build_app(index, *, status: str = "", upload_dir: Optional[str | os.PathLike
               model: Optional[str] = None, k: int = K, speakers: Optional[list[str]] = None) -> gr.Blocks:
     """The Blocks app over an opened Index (or None, when loading failed: `status` says why)."""
     state = {"index": index}
-    write_lock = threading.Lock()
     upload_dir = Path(upload_dir) if upload_dir else None
     ask_kwargs: dict[str, Any] = {"k": k}
     if model:
@@ -226,8 +217,7 @@ def build_app(index, *, status: str = "", upload_dir: Optional[str | os.PathLike
         if accepted:
             progress(0.3, desc=f"Indexing {len(accepted)} file(s)")
             try:
-                with write_lock:
-                    report = index.add([str(p) for p in accepted])
+                report = index.add([str(p) for p in accepted], progress=True)
             except Exception as e:
                 return _failure(e).replace("while answering", "while indexing"), status_line()
         return _upload_report(accepted, skipped, report), status_line()
@@ -304,26 +294,29 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _upload_report(accepted: list[Path], skipped: list[tuple[str, str]], report) -> str:
-    """Markdown summary of an upload: what was indexed, what was skipped and why."""
-    errors = []
-    added = None
-    if report is not None:
-        for e in getattr(report, "errors", None) or []:
-            path = getattr(e, "path", None) or (e.get("path") if isinstance(e, dict) else None)
-            reason = getattr(e, "reason", None) or (e.get("reason") if isinstance(e, dict) else str(e))
-            errors.append((Path(str(path)).name if path else "?", reason))
-        added = getattr(report, "added", None) or (report.get("added") if isinstance(report, dict) else None)
-    failed = {n for n, _ in errors}
-    ok = [p.name for p in accepted if p.name not in failed]
+    """Markdown summary of an upload: what was indexed, what was skipped and why.
+
+    `report` is the index's IngestReport (added, updated, unchanged, duplicates, skipped)."""
+    def name(p) -> str:
+        return render.chat_text(Path(str(p)).name)
+
     lines = []
-    if ok:
-        lines.append(f"**Indexed {len(ok)} file(s):** " + ", ".join(render.chat_text(n) for n in ok))
-    if isinstance(added, (list, tuple)) and added:
-        lines.append(f"{len(added)} new transcript(s) added.")
-    all_skipped = skipped + errors
-    if all_skipped:
-        lines.append(f"**Skipped {len(all_skipped)} file(s):**")
-        lines += [f"- {render.chat_text(n)}: {render.chat_text(r)}" for n, r in all_skipped]
+    if report is not None:
+        added, updated = list(report.added), list(report.updated)
+        if added:
+            lines.append(f"**Added {len(added)} transcript(s):** " + ", ".join(name(p) for p in added))
+        if updated:
+            lines.append(f"**Updated {len(updated)} transcript(s):** " + ", ".join(name(p) for p in updated))
+        if report.unchanged:
+            lines.append(f"{report.unchanged} file(s) were already in the index, unchanged.")
+        for p, same in report.duplicates:
+            lines.append(f"- {name(p)}: same transcript as {name(same)}, indexed once")
+        skipped = skipped + [(Path(str(p)).name, r) for p, r in report.skipped]
+    elif accepted:
+        lines.append("Nothing was indexed.")
+    if skipped:
+        lines.append(f"**Skipped {len(skipped)} file(s):**")
+        lines += [f"- {render.chat_text(n)}: {render.chat_text(r)}" for n, r in skipped]
     return "\n".join(lines) or "Nothing to do."
 
 
@@ -361,14 +354,14 @@ def open_or_build(index_path: str | os.PathLike, corpus: Optional[str | os.PathL
         raise RagError(f"no index in {path}/ and the corpus {src} to build it from does not exist")
     print(f"rag serve: first start: building the index in {path}/ from {src} ...", file=sys.stderr, flush=True)
     t = time.perf_counter()
-    index = Index.build([str(src)], path=str(path))
+    index = Index.build([str(src)], path=str(path), progress=True)
     took = time.perf_counter() - t
     print(f"rag serve: index built in {took:.1f} s", file=sys.stderr, flush=True)
     return index, f"Built from {src} on first start in {took:.0f} s."
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     password = args.password or os.environ.get("RAG_PASSWORD") or None
     check_exposure(args.host, password, args.no_auth)
     index, status = open_or_build(args.index, args.corpus)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 from urllib.parse import urlparse
 
-from rag.records import Answer, Citation, Hit
+from rag.records import MODERATOR, OPERATOR, QUESTIONER, Answer, Citation, Hit
 
 NOT_COVERED = "Not covered by the indexed briefings"
 UPLOAD_TYPES = (".txt", ".md", ".html", ".htm")
@@ -124,10 +124,15 @@ def _meta(title: str, url: Optional[str], date: Optional[str], publisher: Option
     return f'{title_html}<div class="src-meta">{" · ".join(bits)}</div>'
 
 
+ROLE_NOTES = {QUESTIONER: "a reporter's question, not an official's words", MODERATOR: "moderator",
+              OPERATOR: "call operator"}
+
+
 def _speaker(speaker: Optional[str], role: Optional[str] = None) -> str:
     who = esc(speaker) if speaker else "Unattributed text (no speaker label)"
-    r = f' <span class="src-role">({esc(role)})</span>' if role and speaker else ""
-    return f'<div class="src-speaker">{who}{r}</div>'
+    note = ROLE_NOTES.get(role or "", role)
+    r = f' <span class="src-role">({esc(note)})</span>' if note and speaker else ""
+    return f'<div class="src-speaker role-{esc(role or "none")}">{who}{r}</div>'
 
 
 def _question(hit: Optional[Hit]) -> str:
