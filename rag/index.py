@@ -1,0 +1,389 @@
+"""The `Index`: build, open, update and search an index folder.
+
+    index = Index.build(["data/briefings"], path="index/")   # create or update
+    index = Index.open("index/")                              # read an existing one
+    index.add(["more/"]); index.remove(["more/old.txt"])
+    hits = index.search("what was said about Taiwan?", k=5, speaker="official")
+
+Incremental updates: a file whose fingerprint (bytes and user metadata) is
+unchanged is not even re-read; a changed file's chunks are replaced; a file
+gone from a re-ingested folder, or removed with `remove`, loses its chunks.
+Vectors are reused for every chunk whose embedding text is already in the
+index, so re-ingesting an unchanged corpus embeds nothing. The same transcript
+under two names is indexed once (the second is recorded as a duplicate and
+takes over if the first is removed).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from rag.embed import DEFAULT_MODEL_NAME, Embedder, model_identity
+from rag.errors import IndexStateError, InputError
+from rag.lexical import TOKENIZER_VERSION
+from rag.records import Chunk, Hit, Transcript
+from rag.retrieve import Columns, Filters
+from rag.retrieve import search as _search
+from rag.store import FORMAT_VERSION, Store, make_faiss_index
+
+PathLike = Union[str, os.PathLike]
+EMBED_BATCH = 64
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 indexes: who speaks, their words, and the question they answer."""
+    return "\n".join(x for x in (chunk.speaker, chunk.text, chunk.question) if x)
+
+
+def _fingerprint(path: Path) -> str:
+    from rag import ingest
+    fp = getattr(ingest, "fingerprint", None)
+    if fp is not None:
+        return fp(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _key(path: PathLike) -> str:
+    """Identity of a file in the index: its absolute path (symlinks kept, so two names stay two files)."""
+    return os.path.abspath(os.fspath(path))
+
+
+def _under(key: str, roots: Iterable[str]) -> bool:
+    return any(key == r or key.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+@dataclass
+class IngestReport:
+    """What an `add` or `remove` did."""
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, path of the identical transcript)
+    skipped: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_total: int = 0
+    documents_total: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["duplicates"] = [{"path": p, "same_as": q} for p, q in self.duplicates]
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d
+
+
+@dataclass
+class _View:
+    """One consistent state of the index, swapped in whole so concurrent searches never see a mix."""
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss_index: Any
+    lexical: Any
+    embedder: Embedder
+    columns: Columns
+
+
+class Index:
+    def __init__(self, path: PathLike, model: Optional[str] = None):
+        """Use `Index.open` or `Index.build`."""
+        self.path = Path(path)
+        self.store = Store(self.path)
+        self._model_spec = model
+        self._write_lock = threading.Lock()
+        self._view: Optional[_View] = None
+        self._embedder: Optional[Embedder] = None
+        self.last_report: Optional[IngestReport] = None
+
+    # -- opening --------------------------------------------------------------
+    @classmethod
+    def open(cls, path: PathLike = "index", model: Optional[str] = None) -> "Index":
+        """Open an existing index. `model`, if given, must be the one the index was built with."""
+        index = cls(path, model)
+        index._install(index.store.load())
+        return index
+
+    @classmethod
+    def build(cls, paths: Sequence[PathLike], path: PathLike = "index", model: Optional[str] = None,
+              progress: Optional[bool] = None) -> "Index":
+        """Index `paths` into the folder `path`, creating it or updating what is already there."""
+        index = cls(path, model)
+        if index.store.exists():
+            index._install(index.store.load())
+        else:
+            index._install_empty()
+        index.add(paths, progress=progress)
+        return index
+
+    def _check(self, m: dict[str, Any]) -> None:
+        from rag.chunker import CHUNKER_VERSION
+        built = (m.get("embedding") or {}).get("name")
+        if self._model_spec is not None and built and model_identity(self._model_spec)[0] != built:
+            raise IndexStateError(f"index {self.path}/ was built with embedding model {built!r}, not "
+                                  f"{model_identity(self._model_spec)[0]!r}; use a new --index folder for another model")
+        chunker = (m.get("chunker") or {}).get("version")
+        if chunker != CHUNKER_VERSION:
+            raise IndexStateError(f"index {self.path}/ was built with chunker version {chunker!r}, this version of rag "
+                                  f"uses {CHUNKER_VERSION!r}; delete {self.path}/ and run `rag ingest` again")
+        lex = (m.get("lexical") or {}).get("tokenizer")
+        if lex != TOKENIZER_VERSION:
+            raise IndexStateError(f"index {self.path}/ has a BM25 index of tokenizer {lex!r}, this version uses "
+                                  f"{TOKENIZER_VERSION!r}; delete {self.path}/ and run `rag ingest` again")
+
+    def _install(self, loaded) -> None:
+        m = loaded.manifest
+        self._check(m)
+        if self._embedder is None:
+            spec = self._model_spec if self._model_spec is not None else m["embedding"]["name"]
+            self._embedder = Embedder(None if spec == DEFAULT_MODEL_NAME else spec)
+        self._view = _View(m, loaded.chunks, loaded.vectors, loaded.faiss_index, loaded.lexical,
+                           self._embedder, Columns(loaded.chunks))
+
+    def _install_empty(self) -> None:
+        from rag.chunker import CHUNKER_VERSION
+        self._embedder = Embedder(self._model_spec)
+        m = {"format": FORMAT_VERSION, "generation": 0,
+             "embedding": {"name": self._embedder.name, "dim": None},
+             "chunker": {"version": CHUNKER_VERSION}, "lexical": {"tokenizer": TOKENIZER_VERSION},
+             "count": 0, "files": {}}
+        from rag.lexical import Lexical
+        self._view = _View(m, [], np.zeros((0, 1), np.float32), make_faiss_index(np.zeros((0, 1), np.float32)),
+                           Lexical(None, 0), self._embedder, Columns([]))
+
+    def refresh(self) -> bool:
+        """Pick up changes another process committed; True if the index changed."""
+        m = self.store.read_manifest()
+        if self._view is not None and m.get("generation") == self._view.manifest.get("generation"):
+            return False
+        self._install(self.store.load(m))
+        return True
+
+    # -- what is inside -------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model (loaded on first use); its dimension is checked against the index."""
+        e = self._embedder
+        dim = self._view.manifest["embedding"].get("dim") if self._view else None
+        if dim is not None and e.dim != dim:
+            raise IndexStateError(f"index {self.path}/ holds {dim}-dimensional vectors but model {e.name!r} makes "
+                                  f"{e.dim}-dimensional ones; use the model the index was built with")
+        return e
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self._view.chunks
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._view.manifest
+
+    @property
+    def documents(self) -> list[dict[str, Any]]:
+        """One entry per indexed file: path, fingerprint, doc_id, title, chunk_ids, duplicate_of."""
+        return [dict(v, key=k) for k, v in self._view.manifest["files"].items()]
+
+    def __len__(self) -> int:
+        return len(self._view.chunks)
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r}, {len(self)} chunks)"
+
+    # -- search ---------------------------------------------------------------
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", speaker=None, publisher=None, kind=None,
+               date_from=None, date_to=None) -> list[Hit]:
+        view = self._view
+        view.embedder = self.embedder  # checks the dimension once the model is loaded
+        return _search(view, query, k=k, mode=mode, filters=Filters(speaker, publisher, kind, date_from, date_to))
+
+    def ask(self, question: str, history=None, k: int = 5, **filters):
+        from rag import answer
+        return answer.ask(self, question, history=history, k=k, **filters)
+
+    def ask_stream(self, question: str, history=None, k: int = 5, **filters):
+        from rag import answer
+        return answer.ask_stream(self, question, history=history, k=k, **filters)
+
+    # -- updating -------------------------------------------------------------
+    def add(self, paths: Sequence[PathLike], progress: Optional[bool] = None) -> IngestReport:
+        """Index new and changed files under `paths`; drop files gone from a re-ingested folder."""
+        from rag import ingest
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        report = IngestReport()
+        with self._write_lock, self.store.lock():
+            self._reload_if_changed()
+            files = self._view.manifest["files"]
+            found, errors = _find(ingest, paths)
+            report.skipped += [(e.path, e.reason) for e in errors]
+            seen, changed = set(), []
+            for p in found:
+                key = _key(p)
+                if key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    fp = _fingerprint(Path(p))
+                except OSError as e:
+                    report.skipped.append((str(p), f"unreadable: {e.strerror or e}"))
+                    continue
+                if key in files and files[key].get("fingerprint") == fp:
+                    report.unchanged += 1
+                else:
+                    changed.append((key, str(p), fp))
+            folders = [_key(p) for p in paths if os.path.isdir(p)]
+            gone = {k for k in files if k not in seen and _under(k, folders) and not os.path.lexists(k)}
+            self._apply(gone, changed, report, progress)
+        self.last_report = report
+        return report
+
+    def remove(self, paths: Sequence[PathLike], progress: Optional[bool] = None) -> IngestReport:
+        """Remove files (or every file under folders) from the index; the files themselves are untouched."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        report = IngestReport()
+        with self._write_lock, self.store.lock():
+            self._reload_if_changed()
+            files = self._view.manifest["files"]
+            gone = set()
+            for p in paths:
+                hit = {k for k in files if _under(k, [_key(p)])}
+                if not hit:
+                    report.skipped.append((str(p), "not in the index"))
+                gone |= hit
+            self._apply(gone, [], report, progress)
+        self.last_report = report
+        return report
+
+    def _reload_if_changed(self) -> None:
+        if self.store.exists():
+            m = self.store.read_manifest()
+            if m.get("generation") != self._view.manifest.get("generation"):
+                self._install(self.store.load(m))
+
+    def _apply(self, gone: set[str], changed: list[tuple[str, str, str]], report: IngestReport,
+               progress: Optional[bool]) -> None:
+        """Remove `gone` files, (re)index `changed` ones, write a new generation if anything differs."""
+        from rag import ingest
+        view = self._view
+        old_files: dict[str, dict] = view.manifest["files"]
+        changed_keys = {k for k, _, _ in changed}
+        files = {k: dict(v) for k, v in old_files.items() if k not in gone and k not in changed_keys}
+        report.removed += [old_files[k]["path"] for k in sorted(gone)]
+
+        # Duplicates of a file that is gone or changing lose their original: re-read them.
+        for k, v in list(files.items()):
+            if v.get("duplicate_of") in gone or v.get("duplicate_of") in changed_keys:
+                changed.append((k, v["path"], v.get("fingerprint", "")))
+                del files[k]
+
+        keep_ids = {cid for v in files.values() for cid in v["chunk_ids"]}
+        owner_of_doc = {v["doc_id"]: k for k, v in files.items() if not v.get("duplicate_of")}
+        new_chunks: list[Chunk] = []
+        for key, shown, fp in changed:
+            try:
+                t: Transcript = ingest.read_transcript(Path(shown))
+            except InputError as e:
+                report.skipped.append((e.path, e.reason))
+                continue
+            except Exception as e:  # a parser bug must not stop the other files
+                report.skipped.append((shown, f"could not be parsed ({type(e).__name__}: {e})"))
+                continue
+            entry = {"path": shown, "fingerprint": fp, "doc_id": t.doc_id, "title": t.title,
+                     "content_hash": t.content_hash, "chunk_ids": [], "duplicate_of": None}
+            (report.updated if key in old_files else report.added).append(shown)
+            if t.doc_id in owner_of_doc:
+                entry["duplicate_of"] = owner_of_doc[t.doc_id]
+                report.duplicates.append((shown, files[owner_of_doc[t.doc_id]]["path"]))
+            else:
+                chunks = self._chunker().chunk(t)
+                entry["chunk_ids"] = [c.chunk_id for c in chunks]
+                new_chunks += chunks
+                owner_of_doc[t.doc_id] = key
+            files[key] = entry
+
+        if not gone and not changed and not new_chunks:
+            self._finish_report(report, view)
+            return
+        kept_rows = [i for i, c in enumerate(view.chunks) if c.chunk_id in keep_ids]
+        chunks = [view.chunks[i] for i in kept_rows] + new_chunks
+        vectors = self._vectors_for(view, kept_rows, new_chunks, report, progress)
+        if [c.chunk_id for c in chunks] == [c.chunk_id for c in view.chunks] and files == old_files:
+            self._finish_report(report, view)
+            return
+        manifest = dict(view.manifest, files=files)
+        manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1])}
+        loaded = self.store.write(manifest, chunks, vectors, [lexical_text(c) for c in chunks])
+        self._install(loaded)
+        self._finish_report(report, self._view)
+
+    def _vectors_for(self, view: _View, kept_rows: list[int], new_chunks: list[Chunk], report: IngestReport,
+                     progress: Optional[bool]) -> np.ndarray:
+        """Vectors for kept rows (read back) and new chunks (reused by embedding text, else embedded)."""
+        # chunk_id hashes doc_id, turn, part and text, and doc_id hashes every turn: the same id means the
+        # same embedding text (the chunker version and model are fixed by the manifest), so its vector is reused.
+        known = {c.chunk_id: i for i, c in enumerate(view.chunks)} if new_chunks else {}
+        keys = [c.chunk_id for c in new_chunks]
+        todo = list(dict.fromkeys(k for k in keys if k not in known))
+        by_id = {c.chunk_id: c for c in new_chunks}
+        chunker = self._chunker() if todo else None
+        embedded = self._embed([chunker.embedding_text(by_id[k]) for k in todo], progress)
+        fresh = dict(zip(todo, range(len(todo))))
+        report.chunks_embedded += len(todo)
+        report.chunks_reused += len(new_chunks) - sum(1 for k in keys if k in fresh)
+        dim = embedded.shape[1] if len(todo) else (view.vectors.shape[1] if len(view.chunks) else self.embedder.dim)
+        out = np.empty((len(kept_rows) + len(new_chunks), dim), dtype=np.float32)
+        if kept_rows:
+            out[:len(kept_rows)] = view.vectors[kept_rows]
+        for j, k in enumerate(keys):
+            out[len(kept_rows) + j] = embedded[fresh[k]] if k in fresh else view.vectors[known[k]]
+        return out
+
+    def _embed(self, texts: list[str], progress: Optional[bool]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1), np.float32)
+        from tqdm.auto import tqdm
+        show = sys.stderr.isatty() if progress is None else progress
+        e = self.embedder
+        parts = []
+        with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr,
+                  dynamic_ncols=True) as bar:
+            for i in range(0, len(texts), EMBED_BATCH):
+                batch = texts[i:i + EMBED_BATCH]
+                parts.append(e.encode(batch))
+                bar.update(len(batch))
+        return np.concatenate(parts)
+
+    def _chunker(self):
+        """The chunker sized to the embedding model (the default model's tokenizer loads without its weights)."""
+        from rag.chunker import Chunker
+        if getattr(self, "_chunker_obj", None) is None:
+            if self._embedder.name == DEFAULT_MODEL_NAME:
+                self._chunker_obj = Chunker()
+            else:
+                e = self.embedder
+                self._chunker_obj = Chunker(tokenizer=e.tokenizer, max_tokens=min(256, e.max_seq_length))
+        return self._chunker_obj
+
+    @staticmethod
+    def _finish_report(report: IngestReport, view: _View) -> None:
+        report.chunks_total = len(view.chunks)
+        report.documents_total = sum(1 for v in view.manifest["files"].values() if not v.get("duplicate_of"))
+
+
+def _find(ingest, paths) -> tuple[list[Path], list[InputError]]:
+    """Files under `paths` and the errors met finding them (a missing path, a symlink loop ...)."""
+    errors: list[InputError] = []
+    files = ingest.find_files(paths, errors=errors)
+    return [Path(f) for f in files], errors

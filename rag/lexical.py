@@ -1,0 +1,82 @@
+"""Lexical (BM25) index over the chunks, with bm25s.
+
+Tokens: lower-cased words, English stop words removed, Snowball-stemmed
+(PyStemmer), so "sanctions" finds "sanction". The index is saved with bm25s's
+own `save` (numpy arrays with allow_pickle=False plus JSON vocabulary) and
+loaded the same way: nothing is unpickled.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+TOKENIZER_VERSION = "words-stop-en-snowball-1"
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+    return frozenset(STOPWORDS_EN)
+
+
+_STOP: Optional[frozenset] = None
+_STEMMER = None
+
+
+def tokenize(text: str) -> list[str]:
+    global _STOP, _STEMMER
+    if _STOP is None:
+        import Stemmer
+        _STOP = _stopwords()
+        _STEMMER = Stemmer.Stemmer("english")
+    words = [w for w in _WORD.findall(text.lower().replace("_", " ")) if w not in _STOP]
+    return _STEMMER.stemWords(words)
+
+
+class Lexical:
+    """BM25 scores for every chunk row (row i = chunk i of the store)."""
+
+    def __init__(self, bm25=None, n: int = 0):
+        self._bm25 = bm25
+        self.n = n
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "Lexical":
+        import bm25s
+        tokens = [tokenize(t) for t in texts]
+        if not tokens:
+            return cls(None, 0)
+        bm25 = bm25s.BM25()
+        bm25.index(tokens, show_progress=False)
+        return cls(bm25, len(tokens))
+
+    def save(self, folder: Path) -> list[Path]:
+        """Write the index into `folder` (created); returns the files written."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(folder), allow_pickle=False)
+        return sorted(p for p in folder.iterdir() if p.is_file())
+
+    @classmethod
+    def load(cls, folder: Path, n: int) -> "Lexical":
+        if n == 0:
+            return cls(None, 0)
+        import bm25s
+        bm25 = bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False)
+        return cls(bm25, n)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row for `query` (0 where no query word occurs)."""
+        if self._bm25 is None:
+            return np.zeros(self.n, dtype=np.float32)
+        ids = self._bm25.get_tokens_ids(tokenize(query))
+        if not ids:
+            return np.zeros(self.n, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
