@@ -1,0 +1,153 @@
+"""The answer checker on crafted model outputs (no language model; the bundled embedding model)."""
+import pytest
+
+from rag.records import MODERATOR, OFFICIAL, QUESTIONER, Hit
+from rag.verify import content_words, numbers, parse_citations, sentences, verify
+
+TITLE_UNGA = "Background Briefing on the Secretary's Meetings at the UN General Assembly"
+TITLE_REUTERS = "Secretary Blinken at Reuters NEXT"
+
+
+def hit(n, speaker, role, text, title=TITLE_UNGA, date="2021-09-22", question=None):
+    return Hit(chunk_id=f"chunk{n}", doc_id=f"doc{n}", path=f"data/{n}.txt", title=title, date=date,
+               source_url=f"https://example.gov/{n}", publisher="State Department", kind="background call",
+               speaker=speaker, role=role, text=text, question=question, rank=n)
+
+
+# [1] an official's words (some of them mention the Secretary)
+P1 = hit(1, "SENIOR STATE DEPARTMENT OFFICIAL TWO", OFFICIAL,
+         "The Secretary just wrapped another very busy day here at the UN General Assembly High-Level Week.  "
+         "This morning Secretary Blinken participated in a meeting of the C5+1, which includes the five Central "
+         "Asian partners.  The C5 continues to be a very valuable diplomatic forum for regional collaboration.\n\n"
+         "The Secretary then joined a ministerial on Libya, which was hosted by France, Germany, and Italy.  "
+         "Earlier today at the summit, the President announced that the United States will purchase and donate an "
+         "additional 500 million doses of Pfizer vaccine to give to lower and lower middle income countries.")
+# [2] a reporter's question, stored as its own chunk
+P2 = hit(2, "QUESTION", QUESTIONER,
+         "Secretary Blinken, is Russia going to invade Ukraine?  Are you worried that China will attack Taiwan "
+         "next year?", title=TITLE_REUTERS, date="2021-12-03")
+# [3] the Secretary's answer; the question is context only
+P3 = hit(3, "SECRETARY BLINKEN", OFFICIAL,
+         "Well, I certainly hope not.  A big part of the week was engaging with our closest allies and partners "
+         "about a deeply shared concern that Russia is putting itself in a position for renewed aggression against "
+         "Ukraine.  And what we’ve been seeing in recent weeks is deeply, deeply concerning.",
+         title=TITLE_REUTERS, date="2021-12-03",
+         question="Is Russia going to invade the Ukraine? Will sanctions on Nord Stream 2 follow?")
+# [4] a moderator
+P4 = hit(4, "MODERATOR", MODERATOR,
+         "The Under Secretary for Political Affairs will travel to Brussels tomorrow to brief our NATO Allies.",
+         title="Background call after the Biden-Putin meeting", date=None)
+PASSAGES = [P1, P2, P3, P4]
+
+
+@pytest.fixture(scope="module")
+def encode():
+    from rag.embed import Embedder
+    return Embedder().encode
+
+
+def by_text(result, fragment):
+    found = [c for c in result.checks if fragment in c.original]
+    assert found, fragment
+    return found[0]
+
+
+def test_invented_sentence_and_wrong_citation_are_caught(encode):
+    out = ("The answer is: The Secretary joined a ministerial on Libya hosted by France, Germany, and Italy [1]. "
+           "He also met the Taliban at a G20 summit in London [1]. "
+           "Russia is putting itself in a position for renewed aggression against Ukraine [1].")
+    r = verify(out, PASSAGES, encode)
+    # the supported sentence stays, with its citation
+    assert by_text(r, "Libya").status == "kept" and by_text(r, "Libya").kept == [1]
+    # the invented sentence is gone, and nothing of it reaches the text
+    invented = by_text(r, "Taliban")
+    assert invented.status in ("removed", "replaced") and 1 not in invented.kept or invented.replacement
+    for word in ("Taliban", "G20", "London"):
+        assert word not in r.text
+    # the wrong citation [1] is dropped; the sentence is credited to the passage that holds it
+    moved = by_text(r, "renewed aggression")
+    assert 1 not in moved.kept and moved.kept == [3]
+    assert "renewed aggression against Ukraine [3]." in r.text
+    assert "Ukraine [1]" not in r.text
+    # every quote is verbatim words of the cited passage
+    for n, q in r.quotes.items():
+        assert q in PASSAGES[n - 1].text
+
+
+def test_numbers_not_in_the_passage_are_caught(encode):
+    r = verify("The United States will donate 900 million doses of Pfizer vaccine [1].", PASSAGES, encode)
+    c = r.checks[0]
+    assert c.status in ("removed", "replaced")
+    assert "900" in c.reasons[1]
+    assert "900" not in r.text
+    # a replacement is the speaker's verbatim sentence, attributed to the right speaker
+    if c.status == "replaced":
+        assert c.replacement.startswith("SENIOR STATE DEPARTMENT OFFICIAL TWO said: “")
+        assert "500 million doses" in r.text
+    ok = verify("The United States will donate 500 million doses of Pfizer vaccine [1].", PASSAGES, encode)
+    assert ok.checks[0].status == "kept" and ok.text.endswith("[1].")
+    assert numbers("G20 summit on 3,000 troops and 1.5 billion") == {"20", "3000", "1.5"}
+
+
+def test_reporter_words_never_back_an_official_claim(encode):
+    # citing the reporter's chunk as if it were Blinken's words
+    r = verify("Blinken said China will attack Taiwan next year [2].", PASSAGES, encode)
+    c = r.checks[0]
+    assert 2 not in c.kept and "questioner" in c.reasons[2]
+    assert "Taiwan" not in r.text and "[2]" not in r.text
+    # the question attached to an official's chunk (Hit.question) is not the official's words either
+    r = verify("Secretary Blinken said sanctions on Nord Stream 2 will follow [3].", PASSAGES, encode)
+    assert r.checks[0].status in ("removed", "replaced")
+    assert "Nord Stream" not in r.text
+    # a sentence presenting the reporter as the source is not supported by the official's passage
+    r = verify("The reporter said Russia is putting itself in a position for renewed aggression against "
+               "Ukraine [3].", PASSAGES, encode)
+    assert r.checks[0].status in ("removed", "replaced")
+    assert "reporter" not in r.text
+    assert "presents a reporter" in r.checks[0].reasons[3]
+
+
+def test_words_credited_to_the_wrong_speaker_are_caught(encode):
+    # [1] mentions Blinken, but the words are the senior official's
+    r = verify("Secretary Blinken said the C5 is a very valuable diplomatic forum for regional collaboration [1].",
+               PASSAGES, encode)
+    c = r.checks[0]
+    assert 1 not in c.kept or c.status == "replaced"
+    assert "names blinken as the speaker" in c.reasons[1]
+    assert "Secretary Blinken said" not in r.text
+    if c.status == "replaced":
+        assert r.text.startswith("SENIOR STATE DEPARTMENT OFFICIAL TWO said: “The C5 continues")
+    # the right speaker passes
+    r = verify("Blinken said Russia is putting itself in a position for renewed aggression against Ukraine [3].",
+               PASSAGES, encode)
+    assert r.checks[0].status == "kept" and r.checks[0].kept == [3]
+
+
+def test_invented_citation_numbers_are_dropped(encode):
+    r = verify("The Under Secretary will travel to Brussels to brief NATO Allies [9].", PASSAGES, encode)
+    c = r.checks[0]
+    assert "does not exist" in c.reasons[9]
+    assert 9 not in c.kept and "[9]" not in r.text
+    assert c.kept == [4] and r.text.endswith("[4].")   # repaired to the moderator's passage that says it
+
+
+def test_unsupported_sentence_with_nothing_close_is_removed(encode):
+    r = verify("Climate finance for the Amazon in Brazil rose sharply [1]. Tax reform passed the Senate.",
+               PASSAGES, encode)
+    assert all(c.status == "removed" for c in r.checks)
+    assert r.text == "" and r.quotes == {}
+
+
+def test_the_model_saying_it_cannot_answer_is_noticed(encode):
+    r = verify("The briefings do not cover this.", PASSAGES, encode)
+    assert r.abstain_hint and r.text == ""
+
+
+def test_parsing_helpers():
+    assert parse_citations("Russia is concerned [1][3], officials said [2, 4].") == (
+        "Russia is concerned, officials said.", [1, 3, 2, 4])
+    assert parse_citations("It was productive (passage 2).")[1] == [2]
+    assert parse_citations("Doses [1-3].")[1] == [1, 2, 3]
+    assert sentences("The Secretary said, “We will act.”  Then he left. Mr. Lavrov met the U.S. team.") == [
+        "The Secretary said, “We will act.”", "Then he left.", "Mr. Lavrov met the U.S. team."]
+    assert "officials" not in content_words("What did officials say about North Korea?")
