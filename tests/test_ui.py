@@ -212,3 +212,38 @@ def test_highlight_quote_with_ellipsis_marks_each_part():
 def test_reporter_questions_are_marked_as_not_official_words():
     out = render.hit_card(hit(speaker="QUESTION", role="questioner", text="Is Russia going to invade?"), "#1")
     assert "a reporter&#x27;s question, not an official&#x27;s words" in out and "role-questioner" in out
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_password_protects_every_endpoint():
+    import http.cookiejar
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from ui.app import build_app, launch_options
+
+    port = _free_port()
+    demo = build_app(None, status="test")
+    demo.launch(prevent_thread_lock=True, **launch_options("127.0.0.1", port, "s3cret"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for path in ("/config", "/gradio_api/info"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert e.value.code == 401
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        with pytest.raises(urllib.error.HTTPError) as e:
+            opener.open(base + "/login", data=urllib.parse.urlencode({"username": "rag", "password": "guess"}).encode(),
+                        timeout=10)
+        assert e.value.code == 400
+        opener.open(base + "/login", data=urllib.parse.urlencode({"username": "rag", "password": "s3cret"}).encode(),
+                    timeout=10)
+        assert opener.open(base + "/config", timeout=10).status == 200
+    finally:
+        demo.close()

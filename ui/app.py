@@ -309,15 +309,16 @@ def _upload_report(accepted: list[Path], skipped: list[tuple[str, str]], report)
             lines.append(f"**Updated {len(updated)} transcript(s):** " + ", ".join(name(p) for p in updated))
         if report.unchanged:
             lines.append(f"{report.unchanged} file(s) were already in the index, unchanged.")
-        for p, same in report.duplicates:
-            lines.append(f"- {name(p)}: same transcript as {name(same)}, indexed once")
+        if report.duplicates:
+            lines.append("\n".join(f"- {name(p)}: same transcript as {name(same)}, indexed once"
+                                   for p, same in report.duplicates))
         skipped = skipped + [(Path(str(p)).name, r) for p, r in report.skipped]
     elif accepted:
         lines.append("Nothing was indexed.")
     if skipped:
-        lines.append(f"**Skipped {len(skipped)} file(s):**")
-        lines += [f"- {render.chat_text(n)}: {render.chat_text(r)}" for n, r in skipped]
-    return "\n".join(lines) or "Nothing to do."
+        lines.append(f"**Skipped {len(skipped)} file(s):**\n\n"
+                     + "\n".join(f"- {render.chat_text(n)}: {render.chat_text(r)}" for n, r in skipped))
+    return "\n\n".join(lines) or "Nothing to do."
 
 
 # ---- serve -------------------------------------------------------------------
@@ -360,6 +361,15 @@ def open_or_build(index_path: str | os.PathLike, corpus: Optional[str | os.PathL
     return index, f"Built from {src} on first start in {took:.0f} s."
 
 
+def launch_options(host: str, port: int, password: Optional[str]) -> dict[str, Any]:
+    """Keyword arguments for `Blocks.launch`: address, login, upload size limit, styling."""
+    return dict(server_name=host, server_port=port,
+                auth=(USER, password) if password else None,
+                auth_message="Briefing Q&A: log in as user 'rag' with the server's password." if password else None,
+                max_file_size=render.UPLOAD_MAX_BYTES, css_paths=[CSS_PATH], theme=gr.themes.Soft(),
+                show_error=False, footer_links=["gradio"], quiet=True)
+
+
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     password = args.password or os.environ.get("RAG_PASSWORD") or None
@@ -369,9 +379,5 @@ def serve(args: argparse.Namespace) -> int:
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
     print(f"rag serve: {describe(index)}; open http://{args.host}:{args.port}"
           + (f" (user {USER!r} and the password)" if password else ""), file=sys.stderr, flush=True)
-    demo.launch(server_name=args.host, server_port=args.port,
-                auth=(USER, password) if password else None,
-                auth_message="Briefing Q&A: log in as user 'rag' with the server's password." if password else None,
-                max_file_size=render.UPLOAD_MAX_BYTES, css_paths=[CSS_PATH], theme=gr.themes.Soft(),
-                show_error=False, footer_links=["gradio"], quiet=True)
+    demo.launch(**launch_options(args.host, args.port, password))
     return 0
