@@ -42,6 +42,12 @@ def lexical_text(chunk: Chunk) -> str:
     return "\n".join(x for x in (chunk.speaker, chunk.text, chunk.question) if x)
 
 
+def _content_key(c: Chunk) -> str:
+    """Everything the embedding text is made of."""
+    return hashlib.sha256("\x1f".join(x or "" for x in (c.question_speaker, c.question, c.speaker, c.text))
+                          .encode("utf-8")).hexdigest()
+
+
 def _fingerprint(path: Path) -> str:
     from rag import ingest
     fp = getattr(ingest, "fingerprint", None)
@@ -331,14 +337,14 @@ class Index:
     def _vectors_for(self, view: _View, kept_rows: list[int], new_chunks: list[Chunk], report: IngestReport,
                      progress: Optional[bool]) -> np.ndarray:
         """Vectors for kept rows (read back) and new chunks (reused by embedding text, else embedded)."""
-        # chunk_id hashes doc_id, turn, part and text, and doc_id hashes every turn: the same id means the
-        # same embedding text (the chunker version and model are fixed by the manifest), so its vector is reused.
-        known = {c.chunk_id: i for i, c in enumerate(view.chunks)} if new_chunks else {}
-        keys = [c.chunk_id for c in new_chunks]
+        # The embedding text is a function of (question_speaker, question, speaker, text) for a fixed chunker
+        # version and model (both pinned by the manifest): a chunk with the same content reuses its vector.
+        known = {_content_key(c): i for i, c in enumerate(view.chunks)} if new_chunks else {}
+        keys = [_content_key(c) for c in new_chunks]
         todo = list(dict.fromkeys(k for k in keys if k not in known))
-        by_id = {c.chunk_id: c for c in new_chunks}
+        by_key = {k: c for k, c in zip(keys, new_chunks)}
         chunker = self._chunker() if todo else None
-        embedded = self._embed([chunker.embedding_text(by_id[k]) for k in todo], progress)
+        embedded = self._embed([chunker.embedding_text(by_key[k]) for k in todo], progress)
         fresh = dict(zip(todo, range(len(todo))))
         report.chunks_embedded += len(todo)
         report.chunks_reused += len(new_chunks) - sum(1 for k in keys if k in fresh)

@@ -23,3 +23,11 @@ def corpus_dir() -> Path:
     if not CORPUS_DIR.is_dir():
         pytest.skip(f"CC0 corpus not found at {CORPUS_DIR}")
     return CORPUS_DIR
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory):
+    """The bundled sample indexed once per test session (real model, real files). Shared: treat as read-only;
+    copy its folder (`sample_index.path`) before changing anything."""
+    from rag import Index
+    return Index.build([SAMPLE_DIR], path=tmp_path_factory.mktemp("sample") / "index", progress=False)
