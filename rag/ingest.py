@@ -19,9 +19,9 @@ from typing import Iterable, Union
 
 from rag.errors import InputError
 from rag.metadata import derived_title, iso_date, kind_of, normalise_kind, publisher_of
-from rag.readers import SUFFIXES, first, is_metadata_file, read_document
+from rag.readers import SUFFIXES, fingerprint, first, is_metadata_file, read_document  # noqa: F401 (API)
 from rag.records import Transcript, Turn
-from rag.turns import parse, resolve_roles
+from rag.turns import BRIEFING_KINDS, parse, resolve_roles
 
 PathLike = Union[str, os.PathLike]
 SKIP_STEMS = {"readme", "license", "licence", "copying", "notice", "changelog", "provenance", "authors",
@@ -47,6 +47,17 @@ def find_files(paths: Iterable[PathLike], errors: list | None = None) -> list[Pa
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     found: dict[Path, None] = {}
+    real: set[Path] = set()  # the same file reached twice (a folder and a symlink to it) is listed once
+
+    def add(f: Path) -> None:
+        try:
+            key = f.resolve()
+        except (OSError, RuntimeError):
+            key = f
+        if key not in real:
+            real.add(key)
+            found.setdefault(f, None)
+
     for p in map(Path, paths):
         if p.is_dir():
             for root, dirs, files in os.walk(p):
@@ -54,13 +65,13 @@ def find_files(paths: Iterable[PathLike], errors: list | None = None) -> list[Pa
                 for name in sorted(files):
                     f = Path(root) / name
                     if not _skipped(f):
-                        found.setdefault(f, None)
+                        add(f)
             continue
-        elif p.is_file():
+        elif p.exists():  # a file (or a FIFO/device, reported when read)
             if is_metadata_file(p):
                 err = InputError(p, "is a metadata sidecar/manifest, not a transcript")
             else:
-                found.setdefault(p, None)
+                add(p)
                 continue
         else:
             err = InputError(p, "no such file or folder")
@@ -97,6 +108,8 @@ def read_transcript(path: PathLike) -> Transcript:
     category = first(fm.get("category"), fm.get("categories"), fm.get("tags"))
     kind = normalise_kind(user.get("kind")) or normalise_kind(fm.get("kind")) or kind_of(
         title, str(category) if category else None, url, turns=parsed.turns)
+    if not parsed.labelled and kind in BRIEFING_KINDS:
+        kind = "statement"  # published text with nobody speaking: a statement, whatever its folder says
     resolve_roles(parsed.turns, title or "", kind)
     date = iso_date(first(user.get("date"), fm.get("date"), fm.get("published_time"),
                           fm.get("article:published_time"), fm.get("dc.date")))

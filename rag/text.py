@@ -13,34 +13,44 @@ from typing import Optional
 
 from rag.records import STATE, WHITE_HOUSE
 
-_SPACES = re.compile(r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\t\f\v]")
-_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>|~\"'$&])")
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\((?:https?://|/)[^)\s]*\)")
 _MD_EMPH = re.compile(r"(?<![\w*])(\*{1,3})(?=\S)(.+?)(?<=\S)\1(?![\w*])", re.S)
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}(?:\s+|$)", re.M)
-_WS = re.compile(r"\s+")
+
+
+_SPACE_MAP = [(chr(c), " ") for c in [0x00a0, *range(0x2000, 0x200b), 0x202f, 0x205f, 0x3000, 0x09, 0x0c, 0x0b]] + [
+    (chr(c), "") for c in [0x200b, 0x200c, 0x200d, 0x2060, 0xfeff, 0x00ad]]
+
+
+_TIME_PREFIX = re.compile(r"^\s*(\d{1,2}:\d{2}\s*[AP]\.?\s?M\.?\s*[A-Z]{2,5})\s+(?=\S)")
 
 
 def normalise_spaces(text: str) -> str:
     """Non-breaking and exotic spaces -> ' ', invisible characters removed (runs of spaces kept)."""
-    return _SPACES.sub(" ", _INVISIBLE.sub("", text))
+    for old, new in _SPACE_MAP:  # str.replace per character: much faster than translate() on long texts
+        if old in text:
+            text = text.replace(old, new)
+    return text
 
 
 def unmarkdown(text: str) -> str:
     """Undo the markdown the corpus uses: escapes, inline HTML (<s>, <u>, <sup>...), links, emphasis, '#'."""
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _TAG.sub("", text)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _MD_HEADING.sub("", text)
-    text = _MD_EMPH.sub(r"\2", text)
-    return _MD_ESCAPE.sub(r"\1", text)
+    if "<" in text:
+        text = _TAG.sub("", _AUTOLINK.sub(r"\1", text))
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    if "#" in text:
+        text = _MD_HEADING.sub("", text)
+    if "*" in text:
+        text = _MD_EMPH.sub(r"\2", text)
+    return _MD_ESCAPE.sub(r"\1", text) if "\\" in text else text
 
 
 def join_words(text: str) -> str:
-    return _WS.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 @dataclass
@@ -56,7 +66,7 @@ def paragraphs(body: str, markdown: bool) -> list[Paragraph]:
     `rag.turns.starts_turn`) starts a new paragraph, so a missing blank line cannot glue
     two speakers' words together.
     """
-    from rag.turns import starts_turn
+    from rag.turns import is_time_line, starts_turn
 
     body = normalise_spaces(body)
     if markdown:
@@ -72,7 +82,17 @@ def paragraphs(body: str, markdown: bool) -> list[Paragraph]:
             block.clear()
 
     for line in body.split("\n"):
+        m = _TIME_PREFIX.match(line)
+        if m and starts_turn(line[m.end():], strict=True):  # "5:19 P.M. EDT MODERATOR:  Thanks..."
+            flush()
+            block.append(m.group(1))
+            flush()
+            line = line[m.end():]
         if not line.strip():
+            flush()
+        elif is_time_line(line):  # "2:59 P.M. EDT" glued to a place line or a speaker's first line
+            flush()
+            block.append(line)
             flush()
         elif block and starts_turn(line, strict=True):
             flush()
@@ -98,7 +118,9 @@ _CHROME = re.compile(
     r"|A lock \( ?\) or https:// means you['’]ve safely connected to the \.gov website\..*"
     r"|We['’]ll be in touch with the latest information on how President \w+ .*"
     r"|Opt in to send and receive text messages from (?:President|Vice President) .*"
-    r"|#+|\\?# ?\\?# ?\\?#)$", re.I)
+    r"|#+|\\?# ?\\?# ?\\?#|[_\-=*]{5,}|FOR IMMEDIATE RELEASE)$", re.I)
+# a press-release letterhead at the very top: "THE WHITE HOUSE / Office of Communications / ____"
+_LETTERHEAD = re.compile(r"^(?:THE WHITE HOUSE|Office of (?:Communications|the (?:Press Secretary|Vice President|First Lady)))$")
 FOOTER_WINDOW = 15  # a footer marker only counts among the last paragraphs
 
 
@@ -115,4 +137,7 @@ def strip_chrome(paras: list[Paragraph]) -> tuple[list[Paragraph], Optional[str]
             site = site or _FOOTERS[key]
             paras = paras[:i]
             break
+    while paras and _LETTERHEAD.match(paras[0].text):
+        site = site or WHITE_HOUSE
+        paras = paras[1:]
     return [p for p in paras if not _CHROME.match(p.text)], site

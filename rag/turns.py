@@ -19,10 +19,11 @@ from rag.text import Paragraph, strip_chrome, paragraphs
 
 # "LABEL:" at the start of a line; LABEL = capitalised words (MR., O’CONNELL, SECRETARY-GENERAL, (AS INTERPRETED)).
 _LABEL = re.compile(
-    r"^\s*(?P<label>[A-Z][A-Za-z0-9.'’\-]*(?: [A-Za-z0-9(][A-Za-z0-9.'’\-)]*){0,8})\s?:(?P<gap>\s*)(?P<rest>.*)$")
+    r"^\s*(?P<label>[^\W\d_][\w.'’\-]*(?: +[\w(][\w.'’\-)]*){0,8})\s?:(?P<gap>\s*)(?P<rest>.*)$")
 # "Q    text", "Q: text", "Q — text"
-_Q = re.compile(r"^\s*Q(?:\s*:|(?=\s+\S)|\s*(?=[—–]))\s*(?P<rest>.*)$")
-_HONORIFIC_TYPO = re.compile(r"^(\s*)(MR|MS|MRS|DR)[:;,] (?=[A-Z][A-Z’'\-]+:)")
+_Q = re.compile(r"^\s*Q(?:\s*[:`]|(?=\s+\S)|\s*(?=[—–])|(?=(?:And|Does|Can|Thank|Thanks|What|How|Is|Are|Why|When|"
+                r"Where|Will|Would|Did|Do|So|Just|Yeah|Yes|Okay|But|On|The|Hi|Hey)\b))\s*(?P<rest>.*)$")
+_HONORIFIC_TYPO = re.compile(r"^(\s*)Q?(MR|MS|MRS|DR|Mr|Ms|Mrs|Dr)[:;,.] *(?=[A-Z][A-Z’'\-]+(?: [A-Z][A-Z’'\-]+)?:)")
 _NUMBER_WORD = re.compile(r"^\d[\d.,]*$")
 _TIME = re.compile(
     r"^(?:END\s*)?\(?\d{1,2}:\d{2}\s*(?:[AP]\.?\s?M\.?)\s*(?:[A-Z]{1,5}T|[A-Z]{2,4}|local(?: time)?)?\.?\)?$", re.I)
@@ -32,7 +33,7 @@ HONORIFICS = {"MR", "MR.", "MS", "MS.", "MRS", "MRS.", "DR", "DR.", "MISS", "M."
 QUESTIONER_LABELS = {"Q", "QUESTION", "QUESTIONS", "QUESTIONER", "REPORTER", "REPORTERS", "JOURNALIST", "PRESS",
                      "THE PRESS", "MEMBER OF THE PRESS", "PRESS MEMBER", "PHOTOJOURNALIST", "PRESS POOL"}
 _OTHER_WORDS = re.compile(
-    r"\b(?:AU?D\w*CE|ADU\w*|PARTIC\w*|AIDE|CHILD(?:REN)?|STUDENTS?|CROWD|WOMAN|MAN|CUSTOMER|PROTEST[OE]RS?|"
+    r"\b(?:A(?:UD|DU|UI)\w*|PARTIC\w*|AIDE|CHILD(?:REN)?|STUDENTS?|CROWD|WOMAN|MAN|CUSTOMER|PROTEST[OE]RS?|"
     r"INTERPRETER|TRANSLATOR|ANNOUNCER|UNIDENTIFIED|CREW|MEMBERS?|ATTENDEES?|VOICES?|NARRATOR|VIDEO|"
     r"COACH|REVEREND|RABBI|BISHOP|FATHER|CHAPLAIN|PASTOR|IMAM|PLAYERS?|HOST)\b")
 _OFFICE_WORDS = re.compile(
@@ -60,9 +61,16 @@ def label_role(label: str) -> Optional[str]:
     return None
 
 
+def _fix_typos(line: str) -> str:
+    """"MR: ZIENTS:", "Mr. KIRBY:", "QMS. PSAKI:" -> "MR. ZIENTS:", "MR. KIRBY:", "MS. PSAKI:"."""
+    return _HONORIFIC_TYPO.sub(lambda m: f"{m[1]}{m[2].upper()}. ", line)
+
+
 def _parse_label(line: str) -> Optional[tuple[str, str, bool]]:
     """(label, rest of line, strong) when `line` opens with a speaker label, else None."""
-    line = _HONORIFIC_TYPO.sub(r"\1\2. ", line)
+    if not line.lstrip()[:1].isupper():
+        return None
+    line = _fix_typos(line)
     m = _Q.match(line)
     if m:
         return "Q", m.group("rest"), True
@@ -91,7 +99,7 @@ def _parse_label(line: str) -> Optional[tuple[str, str, bool]]:
 
 def _strip_label(text: str) -> str:
     """A paragraph's text without its leading speaker label."""
-    text = _HONORIFIC_TYPO.sub(r"\1\2. ", text)
+    text = _fix_typos(text)
     m = _Q.match(text) or _LABEL.match(text)
     return m.group("rest").strip() if m else text
 
@@ -115,8 +123,25 @@ class Parsed:
     labelled: int = 0               # number of turns with a speaker label
 
 
-def _looks_like_place(text: str) -> bool:
-    return len(text) <= 90 and not text.endswith((".", "?", "!", ":")) and not starts_turn(text)
+_SENTENCE_END = re.compile(r"(?:[a-z0-9’'”\"]{2}[.?!;,]|[.?!]”)$")
+_GREETING = re.compile(r"^(?:Good|Hello|Hi|Hey|Thank|Thanks|Welcome|Well|Wow|Okay|OK|Please|Ladies|Folks|Everybody|"
+                       r"Everyone|All right|Alright|Yes|No|So|Now|And|But|Oh|Ah|Wait|Dear|My)\b")
+_DATE_LINE = re.compile(r"^\(?[A-Z][a-z]+\.? \d{1,2}, \d{4}\)?$")
+
+
+def _heading_like(text: str) -> bool:
+    """A short line that is not a sentence: "Via Teleconference", "Palm Beach, Florida", "Washington, D.C."."""
+    if text.upper() == text and len(text) <= 300:
+        return True  # a repeated all-caps title
+    return len(text) <= 100 and len(text.split()) <= 14 and not _SENTENCE_END.search(text) \
+        and _parse_label(text) is None
+
+
+def _place(lines: list[str]) -> Optional[str]:
+    """Place from heading lines, leaving out a repeated all-caps title and date lines."""
+    keep = [" ".join(x.replace("*", "").split()) for x in lines
+            if not _DATE_LINE.match(x) and not (x.upper() == x and len(x) > 25)]
+    return ", ".join(k for k in keep if k) or None
 
 
 def parse(body: str, markdown: bool = False) -> Parsed:
@@ -124,13 +149,13 @@ def parse(body: str, markdown: bool = False) -> Parsed:
     paras, site = strip_chrome(paragraphs(body, markdown))
     out = Parsed(site=site)
     blocks: list[tuple[Optional[str], list[str]]] = []  # (label, paragraphs)
+    before_time = None  # number of unattributed paragraphs above the opening time line
     for p in paras:
         if is_time_line(p.text) or _END.match(p.text):
             # the first time line before any speaker is metadata; later ones ("END 3:36 P.M.") are dropped
             if out.time is None and not _END.match(p.text) and all(b[0] is None for b in blocks):
                 out.time = re.sub(r"^END\s*", "", p.text, flags=re.I)
-                if blocks and blocks[-1][1] and _looks_like_place(blocks[-1][1][-1]):
-                    out.place = blocks[-1][1].pop()
+                before_time = len(blocks[0][1]) if blocks else 0
             continue
         parsed = _parse_label(p.head)
         if parsed:
@@ -140,6 +165,18 @@ def parse(body: str, markdown: bool = False) -> Parsed:
             blocks[-1][1].append(p.text)
         else:
             blocks.append((None, [p.text]))
+    # heading lines above the time line (or above the first speaker) are the place, not anybody's words
+    if blocks and blocks[0][0] is None:
+        pre = blocks[0][1]
+        if before_time is not None:
+            n = before_time
+        elif len(blocks) > 1:
+            n = len(pre)
+        else:  # nobody labelled (a speech as prepared, a statement): leading heading lines only
+            n = next((i for i, x in enumerate(pre[:3]) if not _heading_like(x) or _GREETING.match(x)), 0)
+        if n and all(_heading_like(x) for x in pre[:n]):
+            out.place = _place(pre[:n])
+            blocks[0] = (None, pre[n:])
     position = 0
     for label, texts in blocks:
         texts = [t for t in texts if t]
@@ -152,29 +189,44 @@ def parse(body: str, markdown: bool = False) -> Parsed:
     return out
 
 
+_TITLE_OFFICES = r"(?:%s|APNSA|NSA|NSC|NEC|OMB|CEA|DPC|USTR|EPA|FEMA|CDC|HHS|DHS|DOD|OSTP)" % _OFFICE_WORDS.pattern
+_NAME_GAP = r"(?:[\w.’'\-]+ ){0,4}?"  # up to four words (first names, "for Strategic Communications")
+_GUEST_GAP = r"(?:[\w.’'\-]+ ){0,6}?"  # "with Maria Teresa Kumar and Jay Ellis"
+_NOT_GAP = re.compile(r"\b(?:AND|WITH|BY|IN|AT|ON|TO|OF THE)\b")
+_INTERVIEW_TITLE = re.compile(r"\b(?:INTERVIEW|CONVERSATION|TOWN HALL|CHAT|PODCAST|MODERATED|DISCUSSION)\b")
+
+
+def _title_role(surname: str, title: str) -> Optional[str]:
+    """Role the document title gives a surname: "... Town Hall with Anderson Cooper" -> questioner,
+    "Press Secretary Jen Psaki" / "APNSA Jake Sullivan" -> official."""
+    name = re.escape(surname)
+    for m in re.finditer(r"%s (%s)%s\b" % (_TITLE_OFFICES, _NAME_GAP, name), title):
+        if not _NOT_GAP.search(m.group(1)):
+            return OFFICIAL
+    if re.search(r"%s.*\b(?:WITH|HOSTED BY|MODERATED BY) %s%s\b" % (_INTERVIEW_TITLE.pattern, _NAME_GAP, name), title) \
+            or re.search(r"\bINTERVIEW OF .* BY %s%s\b" % (_NAME_GAP, name), title):
+        return QUESTIONER
+    return None
+
+
 def resolve_roles(turns: list[Turn], title: str, kind: str) -> None:
     """Give bare-name speakers ("MR. SORKIN", "MS. PSAKI") a role from the document:
-    an interviewer (most turns are questions, no Q/QUESTION labels in the document) -> questioner;
-    named with an office in the title ("Press Secretary Jen Psaki") or speaking in a briefing -> official;
-    otherwise -> other (a guest whose office we cannot tell)."""
+    the title names them as host/interviewer ("Town Hall with Anderson Cooper") or most of their turns
+    are questions -> questioner; the title gives their office ("Press Secretary Jen Psaki") or they speak
+    in a press briefing / background call / gaggle -> official; otherwise -> other (a guest whose office
+    we cannot tell)."""
     names = {t.speaker for t in turns if t.speaker and not t.role}
-    if not names:
-        return
-    has_q = any(t.role == QUESTIONER for t in turns)
-    upper_title = title.upper()
+    upper_title = " ".join(title.upper().split())
     roles = {}
     for name in names:
         own = [t for t in turns if t.speaker == name]
-        asks = sum(1 for t in own if t.text.rstrip(" )”\"'").endswith("?") or t.text.count("?") >= 2)
-        surname = name.split()[-1].strip(".")
-        titled = re.search(r"\b(?:%s)\b[\w .’'\-]{0,40}?\b%s\b" % (_OFFICE_WORDS.pattern, re.escape(surname)),
-                           upper_title)
-        if not has_q and len(own) >= 2 and asks * 2 >= len(own) and not titled:
-            roles[name] = QUESTIONER
-        elif titled or kind in BRIEFING_KINDS:
-            roles[name] = OFFICIAL
-        else:
-            roles[name] = OTHER
+        asks = sum(1 for t in own if t.text.rstrip(" )”\"'").endswith("?"))
+        role = _title_role(name.split()[-1].strip("."), upper_title)
+        if role is None and len(own) >= 3 and asks * 2 >= len(own):
+            role = QUESTIONER
+        if role is None:
+            role = OFFICIAL if kind in BRIEFING_KINDS else OTHER
+        roles[name] = role
     for t in turns:
         if t.speaker in roles and not t.role:
             t.role = roles[t.speaker]
