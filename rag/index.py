@@ -179,7 +179,11 @@ class Index:
     # -- what is inside -------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        """The embedding model (loaded on first use); its dimension is checked against the index."""
+        """The embedding model; it loads on first use (searching or embedding), not when the index opens."""
+        return self._embedder
+
+    def _loaded_embedder(self) -> Embedder:
+        """The embedder with its model loaded and its dimension checked against the index."""
         e = self._embedder
         dim = self._view.manifest["embedding"].get("dim") if self._view else None
         if dim is not None and e.dim != dim:
@@ -210,7 +214,8 @@ class Index:
     def search(self, query: str, k: int = 5, mode: str = "hybrid", speaker=None, publisher=None, kind=None,
                date_from=None, date_to=None) -> list[Hit]:
         view = self._view
-        view.embedder = self.embedder  # checks the dimension once the model is loaded
+        if mode != "bm25" and len(view.chunks):
+            self._loaded_embedder()
         return _search(view, query, k=k, mode=mode, filters=Filters(speaker, publisher, kind, date_from, date_to))
 
     def ask(self, question: str, history=None, k: int = 5, **filters):
@@ -297,6 +302,7 @@ class Index:
         keep_ids = {cid for v in files.values() for cid in v["chunk_ids"]}
         owner_of_doc = {v["doc_id"]: k for k, v in files.items() if not v.get("duplicate_of")}
         new_chunks: list[Chunk] = []
+        changed.sort(key=lambda x: x[0] not in old_files)  # a file already indexed keeps its documents
         for key, shown, fp in changed:
             try:
                 t: Transcript = ingest.read_transcript(Path(shown))
@@ -361,7 +367,7 @@ class Index:
             return np.zeros((0, 1), np.float32)
         from tqdm.auto import tqdm
         show = sys.stderr.isatty() if progress is None else progress
-        e = self.embedder
+        e = self._loaded_embedder()
         parts = []
         with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr,
                   dynamic_ncols=True) as bar:
