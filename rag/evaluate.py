@@ -34,6 +34,7 @@ ABSENT = "NOT_IN_CORPUS"
 FIELDS = ("id", "question", "answer", "answer_keywords", "evidence", "file", "speaker")
 TRANSCRIPT_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm"}
 SUBSET_SEED = 0
+ANSWER_TIMINGS = ("retrieve_s", "first_token_s", "first_text_s", "total_s")
 
 
 # ----------------------------------------------------------------------------- gold and corpus
@@ -155,14 +156,13 @@ def resolve(args: argparse.Namespace, gold: list[dict[str, Any]]) -> tuple[Path,
     return corpus, files, index_dir, desc
 
 
-def open_index(index_dir: Path, files: list[Path], corpus: Path, llm_model: Optional[str] = None):
+def open_index(index_dir: Path, files: list[Path], corpus: Path):
     """Open the index, building it or adding the files it lacks (incremental: unchanged ones are reused)."""
     from rag import Index
-    kwargs = {"llm": llm_model} if llm_model else {}
     if (index_dir / "manifest.json").is_file():
-        index = Index.open(index_dir, **kwargs)
+        index = Index.open(index_dir)
         tails = set()  # every trailing part of every indexed path: "a/b/c.md" -> "c.md", "b/c.md", "a/b/c.md"
-        for h in {c.path for c in index_chunks(index)}:
+        for h in indexed_paths(index):
             parts = str(h).replace("\\", "/").split("/")
             tails.update("/".join(parts[i:]) for i in range(len(parts)))
         missing = [p for p in files if rel_name(p, corpus) not in tails]
@@ -171,12 +171,30 @@ def open_index(index_dir: Path, files: list[Path], corpus: Path, llm_model: Opti
             index.add([str(p) for p in missing])
         return index
     print(f"eval: building {index_dir}/ from {len(files)} file(s)", file=sys.stderr)
-    return Index.build([str(p) for p in files], path=str(index_dir), **kwargs)
+    return Index.build([str(p) for p in files], path=str(index_dir))
 
 
 def rel_name(path: Path, corpus: Path) -> str:
     """How gold names a file: its path relative to the corpus folder."""
     return path.relative_to(corpus).as_posix()
+
+
+def indexed_paths(index) -> set[str]:
+    """Every file the index knows (duplicates of another transcript included)."""
+    docs = getattr(index, "documents", None)
+    if docs:
+        return {str(d.get("key") or d.get("path")) for d in docs}
+    return {c.path for c in index_chunks(index)}
+
+
+def gold_doc_ids(index, gold_file: str) -> set[str]:
+    """doc_ids of the gold file in the index: a transcript indexed under another (identical)
+    file's name keeps that file's path on its chunks, so hits are matched by doc_id too."""
+    out = set()
+    for d in getattr(index, "documents", None) or []:
+        if d.get("doc_id") and (M.file_matches(d.get("key"), gold_file) or M.file_matches(d.get("path"), gold_file)):
+            out.add(d["doc_id"])
+    return out
 
 
 def index_chunks(index) -> list:
@@ -191,26 +209,25 @@ def _attr(obj, name, default=None):
     return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
 
 
-def relevance(hits: list, item: dict[str, Any]) -> list[bool]:
-    return [M.file_matches(_attr(h, "path"), item["file"]) and M.contains_evidence(item["evidence"], _attr(h, "text"))
-            for h in hits]
+def from_gold(passage, item: dict[str, Any], doc_ids: set[str]) -> bool:
+    """Is the passage (hit, chunk or citation) from the gold briefing?"""
+    return (_attr(passage, "doc_id") in doc_ids) or M.file_matches(_attr(passage, "path"), item["file"])
 
 
-def relevant_turns(chunks_by_file: dict[str, list], item: dict[str, Any]) -> int:
+def relevance(hits: list, item: dict[str, Any], doc_ids: set[str]) -> list[bool]:
+    return [from_gold(h, item, doc_ids) and M.contains_evidence(item["evidence"], _attr(h, "text")) for h in hits]
+
+
+def relevant_turns(chunks: list, item: dict[str, Any], doc_ids: set[str]) -> int:
     """Distinct speaker turns in the index holding the evidence (retrieval returns one chunk per turn)."""
-    turns = set()
-    for path, chunks in chunks_by_file.items():
-        if M.file_matches(path, item["file"]):
-            for c in chunks:
-                if M.contains_evidence(item["evidence"], c.text):
-                    turns.add((c.doc_id, c.turn))
-    return len(turns)
+    return len({(c.doc_id, c.turn) for c in chunks
+                if from_gold(c, item, doc_ids) and M.contains_evidence(item["evidence"], c.text)})
 
 
-def score_retrieval(hits: list, item: dict[str, Any], n_relevant: int) -> dict[str, Any]:
-    rel = relevance(hits, item)
+def score_retrieval(hits: list, item: dict[str, Any], doc_ids: set[str], n_relevant: int) -> dict[str, Any]:
+    rel = relevance(hits, item, doc_ids)
     first = M.first_relevant(rel, K_RETRIEVE)
-    doc = [M.file_matches(_attr(h, "path"), item["file"]) for h in hits]
+    doc = [from_gold(h, item, doc_ids) for h in hits]
     return {
         "hit@1": M.hit_at_k(rel, 1), "hit@5": M.hit_at_k(rel, 5), "hit@10": M.hit_at_k(rel, 10),
         "mrr": M.reciprocal_rank(rel, K_RETRIEVE), "doc_hit@5": M.hit_at_k(doc, 5),
@@ -221,39 +238,36 @@ def score_retrieval(hits: list, item: dict[str, Any], n_relevant: int) -> dict[s
     }
 
 
-def score_answer(ans, item: dict[str, Any], lookup: dict[str, Any], support=None) -> dict[str, Any]:
-    """Answer, citation and faithfulness scores of one answered item."""
+def passage_context(p) -> str:
+    """What a citation vouches for: the passage's words plus who said them, where and when."""
+    return "\n".join(str(x) for x in (_attr(p, "speaker"), _attr(p, "title"), _attr(p, "date"), _attr(p, "text")) if x)
+
+
+def score_answer(ans, item: dict[str, Any], lookup: dict[str, Any], doc_ids: set[str]) -> dict[str, Any]:
+    """Answer, citation and faithfulness scores of one answered item.
+
+    Faithfulness uses the independent content-word check of rag.metrics (not the answer
+    stage's own verifier, which would grade its own work)."""
     text = _attr(ans, "answer") or ""
     passages = {_attr(p, "chunk_id"): p for p in (_attr(ans, "passages") or [])}
     cites, by_n = [], {}
     for c in _attr(ans, "citations") or []:
         p = passages.get(_attr(c, "chunk_id")) or lookup.get(_attr(c, "chunk_id"))
         ptext = _attr(p, "text") if p is not None else None
-        matches = (not is_absent(item)) and M.citation_relevant(_attr(c, "path"), ptext, item["file"], item["evidence"])
+        matches = (not is_absent(item) and (from_gold(c, item, doc_ids) or (p is not None and from_gold(p, item, doc_ids)))
+                   and M.contains_evidence(item["evidence"], ptext))
         ok = M.citation_attribution_ok(_attr(c, "speaker"), _attr(c, "quote"), _attr(p, "speaker") if p is not None else None,
                                        ptext, item["speaker"] or None, matches)
         cites.append({"n": _attr(c, "n"), "relevant": matches, "attribution_ok": ok, "resolved": p is not None})
-        if ptext is not None:
-            by_n[_attr(c, "n")] = ptext
+        if p is not None:
+            by_n[_attr(c, "n")] = passage_context(p)
     abstained = bool(_attr(ans, "abstained"))
     out = {"abstained": abstained, "citations": cites,
-           "faithfulness": None if abstained else M.faithfulness(text, by_n, support)}
+           "faithfulness": None if abstained else M.faithfulness(text, by_n)}
     if not is_absent(item):
         out["keyword_recall"] = M.keyword_recall(text, item["answer_keywords"])
         out["token_f1"] = M.token_f1(text, item["answer"])
     return out
-
-
-def support_check():
-    """rag.verify's sentence support check when the answer stage exposes one, else None (content words)."""
-    try:
-        from rag import verify
-    except Exception:
-        return None
-    fn = getattr(verify, "sentence_supported", None)
-    if fn is None:
-        return None
-    return lambda sentence, passages: bool(fn(sentence, passages))
 
 
 # ----------------------------------------------------------------------------- summary
@@ -307,7 +321,7 @@ def latency(records: list[dict[str, Any]]) -> dict[str, Any]:
         vals = [r["timings"]["search_s"][mode] for r in records if mode in r["timings"].get("search_s", {})]
         if vals:
             lat[f"search_{mode}_s"] = {"p50": _r(M.percentile(vals, 50)), "p95": _r(M.percentile(vals, 95))}
-    for key in ("retrieve_s", "first_token_s", "total_s"):
+    for key in ANSWER_TIMINGS:
         vals = [r["timings"][key] for r in records if r["timings"].get(key) is not None]
         if vals:
             lat[f"answer_{key}"] = {"p50": _r(M.percentile(vals, 50)), "p95": _r(M.percentile(vals, 95))}
@@ -347,13 +361,10 @@ def to_markdown(summary: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- run
 def evaluate(index, gold: list[dict[str, Any]], mode: str = "hybrid", answers: bool = True,
-             progress: bool = True) -> list[dict[str, Any]]:
+             progress: bool = True, model: Optional[str] = None) -> list[dict[str, Any]]:
     """Per-item records (see run_cli's --out)."""
     from tqdm import tqdm
-    chunks_by_file: dict[str, list] = {}
-    for c in index_chunks(index):
-        chunks_by_file.setdefault(c.path, []).append(c)
-    support = support_check() if answers else None
+    chunks = index_chunks(index)
     records = []
     for item in tqdm(gold, desc="eval", unit="q", disable=not progress, file=sys.stderr):
         rec: dict[str, Any] = {"id": item["id"], "question": item["question"], "absent": is_absent(item),
@@ -367,17 +378,18 @@ def evaluate(index, gold: list[dict[str, Any]], mode: str = "hybrid", answers: b
             by_mode[m] = hits
             lookup.update({h.chunk_id: h for h in hits})
         rec["hits"] = [h.to_dict() for h in by_mode[mode]]
+        doc_ids = gold_doc_ids(index, item["file"]) if item["file"] else set()
         if not rec["absent"]:
-            n_rel = relevant_turns(chunks_by_file, item)
-            rec["retrieval"] = {m: score_retrieval(by_mode[m], item, n_rel) for m in MODES}
+            n_rel = relevant_turns(chunks, item, doc_ids)
+            rec["retrieval"] = {m: score_retrieval(by_mode[m], item, doc_ids, n_rel) for m in MODES}
         else:
             rec["retrieval"] = {}
         if answers:
-            ans = index.ask(item["question"], k=K_ANSWER)
+            ans = index.ask(item["question"], k=K_ANSWER, **({"model": model} if model else {}))
             d = ans.to_dict()
             rec.update(answer=d["answer"], abstained=bool(d["abstained"]), citations=d["citations"])
-            timings.update({k: d.get("timings", {}).get(k) for k in ("retrieve_s", "first_token_s", "total_s")})
-            rec["scores"] = score_answer(ans, item, lookup, support)
+            timings.update({k: d.get("timings", {}).get(k) for k in ANSWER_TIMINGS})
+            rec["scores"] = score_answer(ans, item, lookup, doc_ids)
         else:
             rec.update(answer=None, abstained=None, citations=[])
         rec["timings"] = timings
@@ -395,9 +407,9 @@ def run_cli(args: argparse.Namespace) -> int:
     gold = load_gold(args.gold)
     corpus, files, index_dir, desc = resolve(args, gold)
     print(f"eval: corpus {desc}; index {index_dir}/", file=sys.stderr)
-    index = open_index(index_dir, files, corpus, getattr(args, "model", None))
+    index = open_index(index_dir, files, corpus)
     answers = not args.no_answers
-    records = evaluate(index, gold, mode=args.mode, answers=answers, progress=True)
+    records = evaluate(index, gold, mode=args.mode, answers=answers, progress=True, model=getattr(args, "model", None))
     summary = {"gold": str(args.gold), "corpus": desc, "corpus_subset": getattr(args, "corpus_subset", None) or "all",
                "index": str(index_dir), "index_chunks": len(index_chunks(index)), "answer_mode": args.mode,
                "answers_run": answers, **summarize(records, answers), "latency": latency(records)}

@@ -17,7 +17,8 @@ Definitions (also in eval/RESULTS.md):
   occurs contiguously in the answer; token F1 = SQuAD-style bag-of-tokens F1
   (articles and punctuation dropped, citation markers [n] dropped).
 - Faithfulness: share of answer sentences supported by the passages they cite;
-  a sentence without a citation is unsupported; the default support check is
+  a sentence is covered by the next citation marker in its line, and with none it is
+  unsupported; the default support check is
   content-word containment >= SUPPORT_THRESHOLD (0.6) of the sentence's content
   words (stop words and citation markers dropped) in the union of cited passages.
 """
@@ -189,26 +190,37 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-_SENT_END = re.compile(r"(?<=[.!?])(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\.[A-Z]\.)(?:\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\])*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENT_END = re.compile(r"(?<=[.!?])(?<!\b[Mm][Rr]\.)(?<!\b[Mm][Ss]\.)(?<!\b[Mm][Rr][Ss]\.)(?<!\b[Dd][Rr]\.)(?<!\b[Ss][Tt]\.)(?<!\.[A-Z]\.)(?:\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\])*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+
+
+def split_lines(text: str) -> list[list[str]]:
+    """The answer's claims, line by line: each line (bullet markers dropped) split on . ! ?
+    followed by a space and a capital/digit; citation markers right after the full stop stay
+    with their sentence ("... aid. [1] Next" -> "... aid. [1]", "Next"). Headings (a line
+    ending in ':' with no citation, e.g. "What was said in the briefings:") and fragments
+    without words (a lone "[1]") are not claims and are dropped."""
+    lines = []
+    for line in (text or "").splitlines():
+        line = _BULLET.sub("", line).strip()
+        if not line or (line.endswith(":") and not _CITE.search(line)):
+            continue
+        out, start = [], 0
+        for m in _SENT_END.finditer(line):
+            out.append(line[start:m.end()].strip())
+            start = m.end()
+        out.append(line[start:].strip())
+        out = [x for x in out if tokens(strip_citations(x))]
+        if out:
+            lines.append(out)
+    return lines
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split on . ! ? followed by space and a capital/digit; citation markers right after
-    the full stop stay with their sentence ("... aid. [1] Next" -> "... aid. [1]", "Next")."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    out, start = [], 0
-    for m in _SENT_END.finditer(text):
-        seg = text[start:m.end()].strip()
-        start = m.end()
-        if seg:
-            out.append(seg)
-    tail = text[start:].strip()
-    if tail:
-        out.append(tail)
-    # drop fragments with no words (a lone "[1]")
-    return [s for s in out if tokens(strip_citations(s))]
+    """All claims of `split_lines`, in order."""
+    return [s for line in split_lines(text) for s in line]
 
 
 def cited_numbers(sentence: str) -> list[int]:
@@ -242,17 +254,25 @@ def content_support(sentence: str, passages: Iterable[str], threshold: float = S
 def faithfulness(answer: str, passages_by_n: dict[int, str],
                  supported: Optional[Callable[[str, list[str]], bool]] = None) -> Optional[float]:
     """Share of the answer's sentences supported by the passages they cite ([n] -> text).
-    A sentence citing nothing (or only unknown numbers) is unsupported. None for an empty answer."""
+
+    A sentence without a marker is covered by the next marker in the same line (a quote of
+    several sentences, or "A. B [1]", is cited once at its end); a sentence with no marker
+    after it in its line, or citing only unknown numbers, is unsupported. None for an answer
+    with no sentences."""
     check = supported or content_support
-    sents = split_sentences(answer)
-    if not sents:
+    lines = split_lines(answer)
+    if not lines:
         return None
-    ok = 0
-    for s in sents:
-        texts = [passages_by_n[n] for n in cited_numbers(s) if n in passages_by_n]
-        if texts and check(strip_citations(s).strip(), texts):
-            ok += 1
-    return ok / len(sents)
+    ok = total = 0
+    for sents in lines:
+        nums = [cited_numbers(s) for s in sents]
+        for i, s in enumerate(sents):
+            total += 1
+            cite = next((n for n in nums[i:] if n), [])
+            texts = [passages_by_n[n] for n in cite if n in passages_by_n]
+            if texts and check(strip_citations(s).strip(), texts):
+                ok += 1
+    return ok / total
 
 
 # ----------------------------------------------------------------------------- citations

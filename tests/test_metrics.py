@@ -121,6 +121,10 @@ def test_split_sentences_and_cited_numbers():
     assert [m.cited_numbers(s) for s in sents] == [[1], [2], [1, 3]]
     assert m.cited_numbers("range [2-4]") == [2, 3, 4]
     assert m.split_sentences("") == [] and m.split_sentences("   ") == []
+    # lines and bullets are separate claims; a heading is not a claim
+    digest = "What was said in the briefings:\n- MR. PRICE, in \u201cBriefing\u201d: \u201cWe sent aid.\u201d [1]\n- MS. PSAKI: \u201cNo.\u201d [2]"
+    assert m.split_sentences(digest) == ["MR. PRICE, in \u201cBriefing\u201d: \u201cWe sent aid.\u201d [1]",
+                                         "MS. PSAKI: \u201cNo.\u201d [2]"]
 
 
 def test_faithfulness():
@@ -130,7 +134,11 @@ def test_faithfulness():
     uncited = "The Secretary met the Foreign Minister of Jordan."
     assert m.faithfulness(supported, passages) == 1.0
     assert m.faithfulness(supported + " " + wrong_cite, passages) == 0.5
-    assert m.faithfulness(supported + " " + uncited, passages) == 0.5
+    assert m.faithfulness(supported + " " + uncited, passages) == 0.5  # nothing cited after it
+    assert m.faithfulness(uncited + " " + supported, passages) == 0.5  # covered by [1], which does not say it
+    # a multi-sentence quote cited once at its end: both sentences checked against [2]
+    assert m.faithfulness("- MR. X: \u201cThe Secretary met the Foreign Minister. Of Jordan, on Tuesday.\u201d [2]", passages) == 1.0
+    assert m.faithfulness(uncited + "\n" + supported, passages) == 0.5  # a marker never reaches back across lines
     assert m.faithfulness("Something [7].", passages) == 0.0  # unknown citation number
     assert m.faithfulness("", passages) is None
     # a custom support check (e.g. rag.verify's) is used when given
