@@ -21,7 +21,7 @@ from typing import Optional
 
 from rag.records import MODERATOR, OPERATOR, QUESTIONER, UNATTRIBUTED, Chunk, Transcript, Turn
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9—–-])|\n\n")
 _ABBREV = re.compile(
@@ -129,11 +129,15 @@ class Chunker:
         units = []  # (start, end, tokens): sentences, and word runs of over-long sentences
         for s, e, n in sentences:
             units.extend([(s, e, n)] if n <= budget else self._word_runs(text, s, e, budget))
+        # balanced pieces: a 260-token turn becomes two of ~130, not one of 200 and a 60-token tail
+        whole = sum(u[2] for u in units)
+        n = -(-whole // budget)
+        target = min(budget, -(-whole // n) + budget // 4) if n > 1 else budget  # slack for the overlap
         pieces: list[tuple[int, int]] = []
         i = 0
         while i < len(units):
             start, total, j = i, 0, i
-            while j < len(units) and (total + units[j][2] <= budget or j == start):
+            while j < len(units) and (total + units[j][2] <= target or j == start):
                 total += units[j][2]
                 j += 1
             pieces.append((units[start][0], units[j - 1][1]))
@@ -141,7 +145,7 @@ class Chunker:
                 break
             # overlap: repeat the last sentence when it is short and the next piece still gains a unit
             last = units[j - 1]
-            i = j - 1 if (j - 1 > start and last[2] <= budget // 4 and last[2] + units[j][2] <= budget) else j
+            i = j - 1 if (j - 1 > start and last[2] <= budget // 4 and last[2] + units[j][2] <= target) else j
         return pieces
 
     def _word_runs(self, text: str, s: int, e: int, budget: int) -> list[tuple[int, int, int]]:
