@@ -21,7 +21,8 @@ from rag.errors import InputError
 from rag.metadata import derived_title, iso_date, kind_of, normalise_kind, publisher_of
 from rag.readers import SUFFIXES, fingerprint, first, is_metadata_file, read_document  # noqa: F401 (API)
 from rag.records import Transcript, Turn
-from rag.turns import BRIEFING_KINDS, parse, resolve_roles
+from rag.roles import BRIEFING_KINDS, resolve_roles
+from rag.turns import parse
 
 PathLike = Union[str, os.PathLike]
 SKIP_STEMS = {"readme", "license", "licence", "copying", "notice", "changelog", "provenance", "authors",
