@@ -112,6 +112,9 @@ def read_transcript(path: PathLike) -> Transcript:
     if not parsed.labelled and kind in BRIEFING_KINDS:
         kind = "statement"  # published text with nobody speaking: a statement, whatever its folder says
     resolve_roles(parsed.turns, title or "", kind)
+    if user.get("date") and not iso_date(user["date"]):
+        raise InputError(doc.path, f"the date {user['date']!r} given in its sidecar/manifest is not a date "
+                                   "(use YYYY-MM-DD)")
     date = iso_date(first(user.get("date"), fm.get("date"), fm.get("published_time"),
                           fm.get("article:published_time"), fm.get("dc.date")))
     return Transcript(

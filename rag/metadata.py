@@ -41,6 +41,11 @@ def iso_date(value: Any) -> Optional[str]:
         return None
     m = _DATE.match(str(value).strip())
     if not m:
+        for fmt in ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%m/%d/%Y"):
+            try:
+                return dt.datetime.strptime(str(value).strip(), fmt).date().isoformat()
+            except ValueError:
+                pass
         return None
     try:
         return dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()

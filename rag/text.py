@@ -113,6 +113,7 @@ _FOOTERS = {  # paragraph that starts a page footer -> publisher it reveals
 }
 _CHROME = re.compile(
     r"^(?:Scroll to Top(?: Scroll to Top)*|Sign Up|Stay Connected|Here['’]s how you know"
+    r"|An official website of the United States Government(?: Here['’]s how you know)?"
     r"|Official websites use \.gov|Secure \.gov websites use HTTPS"
     r"|A \.gov website belongs to an official government organization in the United States\."
     r"|A lock \( ?\) or https:// means you['’]ve safely connected to the \.gov website\..*"

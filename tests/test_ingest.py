@@ -152,6 +152,30 @@ def test_sidecar_and_manifest(tmp_path):
                                                                 "https://www.state.gov/x/", "State Department")
 
 
+def test_user_date_that_is_not_a_date_is_reported(tmp_path):
+    shutil.copy(F003, tmp_path / "call.txt")
+    (tmp_path / "call.meta.json").write_text('{"date": "March 14, 2022"}', encoding="utf-8")
+    assert read_transcript(tmp_path / "call.txt").date == "2022-03-14"
+    (tmp_path / "call.meta.json").write_text('{"date": "last Monday"}', encoding="utf-8")
+    with pytest.raises(InputError, match="call.txt.*last Monday"):
+        read_transcript(tmp_path / "call.txt")
+
+
+def test_statement_without_speakers_is_one_unattributed_turn(tmp_path, chunker):
+    """A published statement (it has front matter) with no speaker label: kept, nobody invented."""
+    (tmp_path / "s.md").write_text(
+        "---\ntitle: Statement by President Biden on the Passing of a Friend\ndate: 2021-03-02\n"
+        "category: press-briefings\n---\n\nToday we lost a friend.\nHe served with\ngrace.\n\nWe mourn him.\n",
+        encoding="utf-8")
+    t = read_transcript(tmp_path / "s.md")
+    assert [(x.speaker, x.role, x.text) for x in t.turns] == [
+        (None, "unattributed", "Today we lost a friend. He served with grace.\n\nWe mourn him.")]
+    assert t.kind == "statement" and t.date == "2021-03-02"
+    (c,) = chunker.chunk(t)
+    assert (c.speaker, c.role, c.question) == (None, "unattributed", None)
+    assert chunker.embedding_text(c) == c.text
+
+
 @pytest.mark.parametrize("path", list(EXPECTED_TURNS), ids=lambda p: p.name[:3])
 def test_no_boilerplate_in_turns_or_chunks(parsed, chunks, path):
     t = parsed[path.resolve()]
