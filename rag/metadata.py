@@ -25,6 +25,7 @@ _KIND_RULES = (
     (r"background (?:press )?(?:call|briefing)|on[- ]background|background-(?:press-)?(?:call|briefing)",
      "background call"),
     (r"gaggle", "gaggle"),
+    (r"as prepared for delivery|remarks as (?:prepared|delivered)|pre-taped remarks", "remarks"),
     (r"interview|town hall|conversation with|fireside chat", "interview"),
     (r"press (?:briefing|conference|availability)|press-briefings|briefing", "press briefing"),
     (r"statement|readout|proclamation|fact sheet|statements-releases", "statement"),
