@@ -168,14 +168,19 @@ class Chunker:
         """Question tail (if any) + "SPEAKER: words", guaranteed to fit max_tokens word pieces."""
         body = f"{_label(chunk.speaker)}{chunk.text}"
         if not chunk.question:
-            return self._fit(body, keep="start")
+            return self._fit(body)
         q_tail = self._tail(chunk.question, self.question_tokens)
         text = f"{_label(chunk.question_speaker)}{q_tail}\n{body}"
-        return text if self.count(text) + self.special <= self.max_tokens else self._fit(body, keep="start")
+        return text if self.count(text) + self.special <= self.max_tokens else self._fit(body)
+
+    def _offsets(self, text: str) -> list[tuple[int, int]]:
+        """Character span of each word piece of `text` (no special tokens)."""
+        if self._backend is not None:
+            return self._backend.encode(text, add_special_tokens=False).offsets
+        return self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
 
     def _tail(self, text: str, n: int) -> str:
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = enc["offset_mapping"]
+        offsets = self._offsets(text)
         if len(offsets) <= n:
             return text
         start = offsets[-n][0]
@@ -183,12 +188,10 @@ class Chunker:
             start += 1
         return "… " + text[start:].lstrip()
 
-    def _fit(self, text: str, keep: str) -> str:
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    def _fit(self, text: str) -> str:
+        offsets = self._offsets(text)
         limit = self.max_tokens - self.special
-        if len(enc["input_ids"]) <= limit:
-            return text
-        return text[:enc["offset_mapping"][limit - 1][1]]
+        return text if len(offsets) <= limit else text[:offsets[limit - 1][1]]
 
 
 def _raw_backend(tokenizer):
