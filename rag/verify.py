@@ -128,7 +128,10 @@ def _norm_word(w: str) -> str:
 
 
 def _stem(w: str) -> str:
-    return w[:5] if len(w) > 5 else w
+    """Crude stem: 'tests', 'testing' -> 'test'; 'missiles', 'missile' -> 'missi'."""
+    if len(w) > 4:
+        w = re.sub(r"(?:ing|ed|es|s)$", "", w)
+    return w[:5]
 
 
 def words(text: str) -> list[str]:
@@ -290,12 +293,22 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
     if cover < COVER_MIN:
         absent = [w for w in cw if _stem(w) not in view.vocab_stems]
         return Support(False, f"words not in [{view.n}]: {', '.join(absent[:5])}", sim, best, cover)
+    if _negated(sentence) != _negated(view.sentence(best)):
+        return Support(False, f"[{view.n}] says the opposite (negation differs)", sim, best, cover)
     why = check_attribution(sentence, view.hit)
     if why:
         return Support(False, why, sim, best, cover)
     if sim < SIM_MIN:
         return Support(False, f"not close in meaning to [{view.n}] (cosine {sim:.2f})", sim, best, cover)
     return Support(True, "supported", sim, best, cover)
+
+
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|cannot|without)\b|n[’']t\b", re.I)
+
+
+def _negated(text: str) -> bool:
+    """Odd number of negations: 'we do not believe' is negated, 'not only ... but not' is not."""
+    return len(_NEGATION.findall(text)) % 2 == 1
 
 
 @dataclass
@@ -339,11 +352,12 @@ def verify(text: str, passages: Sequence[Hit], encode: Encode, replace: bool = T
            views: Optional[list[PassageView]] = None) -> Verification:
     """Check `text` (a model's answer citing [n] = passages[n-1]) sentence by sentence."""
     views = views if views is not None else prepare(passages, encode)
+    text = re.sub(r'["“”]', "", text)   # a model's quotation marks would hide sentence ends
     raw = [text[a:b] for a, b in split_sentences(text)]
     parsed = []
     for s in raw:
         clean, cited = parse_citations(s)
-        clean = _BOILER.sub("", clean).strip()
+        clean = _BOILER.sub("", re.sub(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+", "", clean)).strip()
         if clean[:1].islower():
             clean = clean[0].upper() + clean[1:]
         parsed.append((s, clean, cited))

@@ -151,3 +151,12 @@ def test_parsing_helpers():
     assert sentences("The Secretary said, “We will act.”  Then he left. Mr. Lavrov met the U.S. team.") == [
         "The Secretary said, “We will act.”", "Then he left.", "Mr. Lavrov met the U.S. team."]
     assert "officials" not in content_words("What did officials say about North Korea?")
+
+
+def test_a_sentence_saying_the_opposite_is_caught(encode):
+    r = verify("Blinken said the Minsk agreements have been implemented [5].",
+               PASSAGES + [hit(5, "SECRETARY BLINKEN", OFFICIAL,
+                               "As you know, Russia and Ukraine signed the so-called Minsk agreements many years ago.  "
+                               "They haven’t been implemented.", title=TITLE_REUTERS, date="2021-12-03")], encode)
+    c = r.checks[0]
+    assert 5 not in c.kept and "opposite" in c.reasons[5]

@@ -1,0 +1,114 @@
+"""Cited answers with the real bundled model on the bundled sample (slow: runs SmolLM2-135M)."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from rag.records import QUESTIONER
+
+pytestmark = pytest.mark.slow
+
+B000, B001, B002, B003, B004 = "000_a8897b1a760cb632", "001_459d63326f653d88", "002_ade3d88f3c177ceb", \
+    "003_ce4ce50f17c4f571", "004_e77c5bc27b68646e"
+SSDO2 = "SENIOR STATE DEPARTMENT OFFICIAL TWO"
+SAO = "SENIOR ADMINISTRATION OFFICIAL"
+BLINKEN = "SECRETARY BLINKEN"
+
+# (question in our own words, briefing that holds the answer, speaker who said it)
+COVERED = [
+    ("What did officials say about North Korea's recent missile tests?", B004, SAO),
+    ("How many vaccine doses did the President say the United States would donate?", B000, SSDO2),
+    ("Which countries hosted the ministerial on Libya?", B000, SSDO2),
+    ("How long did the meeting in Rome with the Chinese counterpart last?", B003, SAO),
+    ("What did Blinken say about the Minsk agreements?", B001, BLINKEN),
+    ("What did the Secretary say about the Winter Olympics in China?", B001, BLINKEN),
+    ("How did the official describe the tone of the meeting with President Putin?", B002, SAO),
+    ("What is the One China policy based on?", B003, SAO),
+    ("What was said about the C5+1 meeting with the Central Asian partners?", B000, SSDO2),
+    ("Did the presidents agree to consult on cyber issues?", B002, SAO),
+    ("What did Blinken say about donating COVID vaccines?", B001, BLINKEN),
+    ("What did officials say about the meeting with Josep Borrell?", B000, SSDO2),
+]
+ABSENT = [
+    "What did officials say about climate finance in Brazil?",
+    "What did the White House say about the tax bill?",
+    "What was said about hurricane relief in Florida?",
+    "What did officials say about student loan forgiveness?",
+    "What did officials say about the Summer Olympics in Paris?",
+]
+
+
+def check_grounding(answer):
+    """Every [n] resolves to a citation whose quote is the cited speaker's verbatim words."""
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
+    by_n = {c.n: c for c in answer.citations}
+    assert cited == set(by_n), (cited, set(by_n))
+    for n, c in by_n.items():
+        passage = answer.passages[n - 1]
+        assert passage.role != QUESTIONER
+        assert c.chunk_id == passage.chunk_id and c.speaker == passage.speaker
+        assert c.quote and c.quote in passage.text          # verbatim, from the speaker's own words
+        assert not passage.question or c.quote not in passage.question
+
+
+@pytest.mark.parametrize("question,briefing,speaker", COVERED, ids=[q[:40] for q in COVERED])
+def test_answers_cite_the_right_briefing_and_speaker(sample_index, question, briefing, speaker):
+    a = sample_index.ask(question)
+    assert not a.abstained, a.answer
+    check_grounding(a)
+    assert any(briefing in c.path and c.speaker == speaker for c in a.citations), \
+        [(c.path, c.speaker) for c in a.citations]
+    assert a.timings["total_s"] > 0 and "retrieve_s" in a.timings and "first_token_s" in a.timings
+
+
+@pytest.mark.parametrize("question", ABSENT)
+def test_topics_absent_from_the_sample_abstain(sample_index, question):
+    a = sample_index.ask(question)
+    assert a.abstained and a.citations == []
+    assert "do not cover" in a.answer
+    assert a.passages, "the closest passages are still shown"
+
+
+def test_the_stream_sends_only_the_final_checked_text(sample_index):
+    events = list(sample_index.ask_stream("What did officials say about North Korea's missile tests?"))
+    assert events[-1]["type"] == "answer"
+    answer = events[-1]["answer"]
+    assert "".join(e["text"] for e in events if e["type"] == "token") == answer.answer
+    assert any(e["type"] == "passages" for e in events)
+    check_grounding(answer)
+
+
+def test_follow_up_is_rewritten_with_the_history(sample_index):
+    first = "What did officials say about North Korea's missile tests?"
+    a = sample_index.ask("And what about the Minsk agreements?",
+                         history=[{"role": "user", "content": first}, {"role": "assistant", "content": "..."}])
+    assert "minsk" in a.search_query.lower() and a.search_query != "And what about the Minsk agreements?"
+    assert not a.abstained and any(B001 in c.path or B002 in c.path for c in a.citations)
+    # pairs are accepted too, and a pronoun follow-up takes the earlier topic
+    b = sample_index.ask("Did they also discuss it with Japan?", history=[(first, "...")])
+    assert {"korea", "missile"} & set(re.findall(r"\w+", b.search_query.lower()))
+
+
+def test_cli_ask_json_has_the_contract_fields(sample_index):
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Which countries hosted the ministerial on Libya?",
+                          "--index", str(sample_index.path), "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    for key in ("question", "answer", "abstained", "citations", "passages", "timings"):
+        assert key in d
+    assert d["abstained"] is False and d["citations"]
+    for c in d["citations"]:
+        assert set(c) >= {"n", "chunk_id", "path", "title", "date", "source_url", "speaker", "quote"}
+    for p in d["passages"]:
+        assert set(p) >= {"rank", "score", "chunk_id", "doc_id", "path", "title", "date", "source_url", "publisher",
+                          "speaker", "role", "text", "question"}
+    assert set(d["timings"]) >= {"retrieve_s", "first_token_s", "total_s"}
+
+
+def test_cli_ask_bad_model_path_is_a_clear_error(sample_index, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "What did officials say about NATO?", "--index",
+                          str(sample_index.path), "--model", str(tmp_path / "missing.gguf")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 2 and "missing.gguf" in out.stderr and "Traceback" not in out.stderr
