@@ -75,4 +75,35 @@ def search(args: argparse.Namespace) -> int:
 
 
 def ask(args: argparse.Namespace) -> int:
-    raise NotImplementedError("rag ask")
+    """`rag ask`: the checked answer, streamed, then its numbered sources; --json prints one object."""
+    from rag.index import Index
+    index = Index.open(args.index)
+    kwargs = dict(k=args.k, model=args.model, speaker=args.speaker, publisher=args.publisher, kind=args.kind,
+                  date_from=args.since, date_to=args.until)
+    answer = None
+    for event in index.ask_stream(args.question, **kwargs):
+        if event["type"] == "token" and not args.json:
+            print(event["text"], end="", flush=True)
+        elif event["type"] == "answer":
+            answer = event["answer"]
+    if args.json:
+        d = answer.to_dict()
+        d["passages"] = [hit_json(h) for h in answer.passages]
+        print(json.dumps(d, ensure_ascii=False, indent=1))
+        return 0
+    print("\n")
+    if answer.abstained:
+        print("Closest passages:" if answer.passages else "No passages matched.")
+        for n, h in enumerate(answer.passages, start=1):
+            print(f"[{n}] {h.speaker or 'unattributed'} ({h.role}) | {h.title} | {h.date or 'no date'}")
+            print(textwrap.fill(h.text, 100, initial_indent="    ", subsequent_indent="    ", max_lines=2,
+                                placeholder=" ..."))
+        return 0
+    print("Sources:")
+    for c in answer.citations:
+        print(f"[{c.n}] {c.speaker or 'unattributed'} | {c.title} | {c.date or 'no date'}")
+        print(f"    {c.source_url or c.path}")
+    t = answer.timings
+    print(f"\n({t.get('total_s', 0):.1f} s; first text after {t.get('first_text_s', t.get('total_s', 0)):.1f} s)",
+          file=sys.stderr)
+    return 0
