@@ -35,6 +35,7 @@ from rag.store import FORMAT_VERSION, Store, make_faiss_index
 
 PathLike = Union[str, os.PathLike]
 EMBED_BATCH = 64
+CHECKPOINT_CHUNKS = 4096   # commit a new generation after this many freshly embedded chunks (RAG_CHECKPOINT_CHUNKS)
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -301,8 +302,8 @@ class Index:
 
         keep_ids = {cid for v in files.values() for cid in v["chunk_ids"]}
         owner_of_doc = {v["doc_id"]: k for k, v in files.items() if not v.get("duplicate_of")}
-        new_chunks: list[Chunk] = []
         changed.sort(key=lambda x: x[0] not in old_files)  # a file already indexed keeps its documents
+        entries: list[tuple[str, dict, list[Chunk]]] = []
         for key, shown, fp in changed:
             try:
                 t: Transcript = ingest.read_transcript(Path(shown))
@@ -315,67 +316,95 @@ class Index:
             entry = {"path": shown, "fingerprint": fp, "doc_id": t.doc_id, "title": t.title,
                      "content_hash": t.content_hash, "chunk_ids": [], "duplicate_of": None}
             (report.updated if key in old_files else report.added).append(shown)
+            chunks: list[Chunk] = []
             if t.doc_id in owner_of_doc:
                 entry["duplicate_of"] = owner_of_doc[t.doc_id]
-                report.duplicates.append((shown, files[owner_of_doc[t.doc_id]]["path"]))
+                owner = owner_of_doc[t.doc_id]
+                report.duplicates.append((shown, (files.get(owner) or next(e for k, e, _ in entries if k == owner))["path"]))
             else:
                 chunks = self._chunker().chunk(t)
                 entry["chunk_ids"] = [c.chunk_id for c in chunks]
-                new_chunks += chunks
                 owner_of_doc[t.doc_id] = key
-            files[key] = entry
+            entries.append((key, entry, chunks))
 
-        if not gone and not changed and not new_chunks:
-            self._finish_report(report, view)
-            return
         kept_rows = [i for i, c in enumerate(view.chunks) if c.chunk_id in keep_ids]
-        chunks = [view.chunks[i] for i in kept_rows] + new_chunks
-        vectors = self._vectors_for(view, kept_rows, new_chunks, report, progress)
-        if [c.chunk_id for c in chunks] == [c.chunk_id for c in view.chunks] and files == old_files:
-            self._finish_report(report, view)
+        new_ids = [c.chunk_id for _, _, cs in entries for c in cs]
+        if ([view.chunks[i].chunk_id for i in kept_rows] + new_ids == [c.chunk_id for c in view.chunks]
+                and {**files, **{k: e for k, e, _ in entries}} == old_files):
+            self._finish_report(report, view)   # nothing differs: no write at all
             return
-        manifest = dict(view.manifest, files=files)
-        manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1])}
-        loaded = self.store.write(manifest, chunks, vectors, [lexical_text(c) for c in chunks])
-        self._install(loaded)
-        self._finish_report(report, self._view)
 
-    def _vectors_for(self, view: _View, kept_rows: list[int], new_chunks: list[Chunk], report: IngestReport,
-                     progress: Optional[bool]) -> np.ndarray:
-        """Vectors for kept rows (read back) and new chunks (reused by embedding text, else embedded)."""
         # The embedding text is a function of (question_speaker, question, speaker, text) for a fixed chunker
         # version and model (both pinned by the manifest): a chunk with the same content reuses its vector.
-        known = {_content_key(c): i for i, c in enumerate(view.chunks)} if new_chunks else {}
-        keys = [_content_key(c) for c in new_chunks]
-        todo = list(dict.fromkeys(k for k in keys if k not in known))
-        by_key = {k: c for k, c in zip(keys, new_chunks)}
-        chunker = self._chunker() if todo else None
-        embedded = self._embed([chunker.embedding_text(by_key[k]) for k in todo], progress)
-        fresh = dict(zip(todo, range(len(todo))))
+        known = {_content_key(c): i for i, c in enumerate(view.chunks)} if new_ids else {}
+        todo = {}
+        for _, _, cs in entries:
+            for c in cs:
+                k = _content_key(c)
+                if k not in known:
+                    todo.setdefault(k, c)
         report.chunks_embedded += len(todo)
-        report.chunks_reused += len(new_chunks) - sum(1 for k in keys if k in fresh)
-        dim = embedded.shape[1] if len(todo) else (view.vectors.shape[1] if len(view.chunks) else self.embedder.dim)
-        out = np.empty((len(kept_rows) + len(new_chunks), dim), dtype=np.float32)
-        if kept_rows:
-            out[:len(kept_rows)] = view.vectors[kept_rows]
-        for j, k in enumerate(keys):
-            out[len(kept_rows) + j] = embedded[fresh[k]] if k in fresh else view.vectors[known[k]]
+        report.chunks_reused += len(new_ids) - len(todo)
+        base_chunks = [view.chunks[i] for i in kept_rows]
+        base_vectors = np.asarray(view.vectors[kept_rows], dtype=np.float32) if kept_rows else None
+        fresh: dict[str, np.ndarray] = {}
+        checkpoint = int(os.environ.get("RAG_CHECKPOINT_CHUNKS", CHECKPOINT_CHUNKS))
+        bar = self._bar(len(todo), progress)
+        try:
+            done_files, done_chunks, pending = dict(files), list(base_chunks), []
+            for n, (key, entry, cs) in enumerate(entries):
+                done_files[key] = entry
+                done_chunks += cs
+                pending += [k for k in (_content_key(c) for c in cs) if k in todo and k not in fresh]
+                last = n == len(entries) - 1
+                if not last and len(pending) < checkpoint:
+                    continue
+                pending = list(dict.fromkeys(pending))
+                for i in range(0, len(pending), EMBED_BATCH):
+                    batch = pending[i:i + EMBED_BATCH]
+                    vecs = self._loaded_embedder().encode([self._chunker().embedding_text(todo[k]) for k in batch])
+                    fresh.update(zip(batch, vecs))
+                    bar.update(len(batch))
+                pending = []
+                # Commit: a checkpoint every `checkpoint` embedded chunks, so a killed ingest keeps its work.
+                vectors = self._assemble(view, base_vectors, done_chunks[len(base_chunks):], known, fresh)
+                manifest = dict(view.manifest, files=dict(done_files))
+                manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1])}
+                self._install(self.store.write(manifest, done_chunks, vectors, [lexical_text(c) for c in done_chunks]))
+            if not entries:  # removals only
+                vectors = self._assemble(view, base_vectors, [], known, fresh)
+                manifest = dict(view.manifest, files=dict(files))
+                self._install(self.store.write(manifest, base_chunks, vectors, [lexical_text(c) for c in base_chunks]))
+        finally:
+            bar.close()
+        self._finish_report(report, self._view)
+
+    def _assemble(self, view: _View, base_vectors: Optional[np.ndarray], new_chunks: list[Chunk],
+                  known: dict[str, int], fresh: dict[str, np.ndarray]) -> np.ndarray:
+        """Vectors of kept rows followed by those of `new_chunks` (reused by content, else freshly embedded)."""
+        if base_vectors is not None:
+            dim = base_vectors.shape[1]
+        elif fresh:
+            dim = len(next(iter(fresh.values())))
+        elif len(view.chunks):
+            dim = view.vectors.shape[1]
+        else:
+            dim = self._loaded_embedder().dim
+        nb = 0 if base_vectors is None else len(base_vectors)
+        out = np.empty((nb + len(new_chunks), dim), dtype=np.float32)
+        if nb:
+            out[:nb] = base_vectors
+        for j, c in enumerate(new_chunks):
+            k = _content_key(c)
+            out[nb + j] = fresh[k] if k in fresh else view.vectors[known[k]]
         return out
 
-    def _embed(self, texts: list[str], progress: Optional[bool]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, 1), np.float32)
+    @staticmethod
+    def _bar(total: int, progress: Optional[bool]):
         from tqdm.auto import tqdm
-        show = sys.stderr.isatty() if progress is None else progress
-        e = self._loaded_embedder()
-        parts = []
-        with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not show, file=sys.stderr,
-                  dynamic_ncols=True) as bar:
-            for i in range(0, len(texts), EMBED_BATCH):
-                batch = texts[i:i + EMBED_BATCH]
-                parts.append(e.encode(batch))
-                bar.update(len(batch))
-        return np.concatenate(parts)
+        show = (sys.stderr.isatty() if progress is None else progress) and total > 0
+        return tqdm(total=total, unit="chunk", desc="embedding", disable=not show, file=sys.stderr,
+                    dynamic_ncols=True, smoothing=0.1)
 
     def _chunker(self):
         """The chunker sized to the embedding model (the default model's tokenizer loads without its weights)."""

@@ -232,3 +232,39 @@ def test_cli_ingest_reports_and_exit_code(index_copy, tmp_path):
     assert report["unchanged"] == 5 and report["chunks_embedded"] == 0 and report["skipped"] == []
     r = run_cli("remove", str(SAMPLE / F004), "--index", str(index_copy))
     assert r.returncode == 0 and "1 removed" in r.stdout
+
+
+def test_an_interrupted_ingest_keeps_its_checkpoints(index_copy, tmp_path, monkeypatch):
+    from rag.embed import Embedder
+    corpus = tmp_path / "new"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(
+        "MODERATOR:  Thanks for joining this call on fisheries.\n\n"
+        "SENIOR ADMINISTRATION OFFICIAL:  We agreed with our partners to close the northern cod fishery for two "
+        "seasons so that the stock can recover.\n", encoding="utf-8")
+    (corpus / "b.txt").write_text(
+        "QUESTION:  What about the lighthouse keepers' pensions?\n\n"
+        "SECRETARY BLINKEN:  The lighthouse keepers will keep their pensions; the department has guaranteed them "
+        "in writing.\n", encoding="utf-8")
+    monkeypatch.setenv("RAG_CHECKPOINT_CHUNKS", "1")   # commit after every file
+    index = Index.open(index_copy)
+    real, calls = Embedder.encode, []
+
+    def killed_after_first_batch(self, texts, batch_size=None):
+        if calls:
+            raise KeyboardInterrupt("killed")
+        calls.append(len(texts))
+        return real(self, texts, batch_size)
+    monkeypatch.setattr(Embedder, "encode", killed_after_first_batch)
+    with pytest.raises(KeyboardInterrupt):
+        index.add([corpus])
+    monkeypatch.setattr(Embedder, "encode", real)
+
+    reopened = Index.open(index_copy)
+    names = {Path(e["path"]).name for e in reopened.documents}
+    assert "a.txt" in names and "b.txt" not in names     # the first file's commit survived
+    assert Path(reopened.search("cod fishery", k=1, mode="bm25")[0].path).name == "a.txt"
+    r = reopened.add([corpus])                          # the next ingest completes the work
+    assert r.unchanged == 1 and [Path(p).name for p in r.added] == ["b.txt"]
+    assert r.chunks_embedded == reopened.embedder.texts_embedded == len(
+        [c for c in reopened.chunks if Path(c.path).name == "b.txt"])
