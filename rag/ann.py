@@ -26,22 +26,45 @@ EF_SEARCH = 128
 EXACT_SUBSET_MAX = 20000       # a filter keeping at most this many rows (or 1/8 of the index) is searched exactly
 
 
-def make_faiss_index(vectors: np.ndarray, exact_max: Optional[int] = None):
+def make_faiss_index(vectors: np.ndarray, exact_max: Optional[int] = None, previous=None):
     """The FAISS index for these unit vectors (ids = row numbers): exact IndexFlatIP up to
-    `exact_max` rows (default EXACT_MAX), an inner-product HNSW graph above."""
+    `exact_max` rows (default EXACT_MAX), an inner-product HNSW graph above.
+
+    `previous`: the index of the generation before. When `vectors` only appends rows to it (same
+    kind, same first and last old rows), it is copied and only the new rows are added; the
+    previous object itself is never modified (searches may be using it)."""
     import faiss
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     d = int(vectors.shape[1])
     limit = EXACT_MAX if exact_max is None else exact_max
-    if len(vectors) <= limit:
-        index = faiss.IndexFlatIP(d)
+    approx = len(vectors) > limit
+    if previous is not None and _appends(previous, vectors, approx):
+        index = faiss.clone_index(previous)
+        if approx:
+            index.hnsw.efSearch = EF_SEARCH
+        start = previous.ntotal
+    elif len(vectors) <= limit:
+        index, start = faiss.IndexFlatIP(d), 0
     else:
-        index = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index, start = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT), 0
         index.hnsw.efConstruction = EF_CONSTRUCTION
         index.hnsw.efSearch = EF_SEARCH
-    if len(vectors):
-        index.add(vectors)
+    if len(vectors) > start:
+        index.add(vectors[start:])
     return index
+
+
+def _appends(previous, vectors: np.ndarray, approx: bool) -> bool:
+    """Is `vectors` the previous index's rows plus new ones at the end (and the same kind of index)?"""
+    n = previous.ntotal
+    if n == 0 or n > len(vectors) or previous.d != vectors.shape[1] or is_approximate(previous) != approx:
+        return False
+    try:
+        probe = [0, n // 2, n - 1]
+        old = np.vstack([previous.reconstruct(int(i)) for i in probe])
+    except RuntimeError:   # an index kind that cannot give its rows back
+        return False
+    return bool(np.array_equal(old, vectors[probe]))
 
 
 def is_approximate(index) -> bool:

@@ -100,3 +100,20 @@ def test_real_sample_vectors_same_top5_as_exact(sample_index):
     _, exact = ann.exact_search(vectors, qv, 5)
     _, got = ann.search(idx, qv, 5)
     assert ann.recall_at_k(got, exact, 5) == 1.0
+
+
+def test_appending_rows_reuses_the_previous_graph(data, hnsw):
+    x, q = data
+    more = low_rank(300, 7)
+    grown = ann.make_faiss_index(np.vstack([x, more]), exact_max=1000, previous=hnsw)
+    assert grown is not hnsw and hnsw.ntotal == len(x) and grown.ntotal == len(x) + len(more)
+    # same graph for the old rows (the clone kept its links), new rows findable
+    np.testing.assert_array_equal(ann.search(grown, more[:20], 1)[1][:, 0], np.arange(len(x), len(x) + 20))
+    _, exact = ann.exact_search(np.vstack([x, more]), q, 10)
+    assert ann.recall_at_k(ann.search(grown, q, 10)[1], exact) >= 0.98
+    # not an append (a row removed at the front): built from scratch, still correct
+    shrunk = ann.make_faiss_index(x[1:], exact_max=1000, previous=hnsw)
+    assert shrunk.ntotal == len(x) - 1
+    np.testing.assert_array_equal(ann.search(shrunk, x[1:4], 1)[1][:, 0], [0, 1, 2])
+    flat = ann.make_faiss_index(x[:500], exact_max=1000)
+    assert ann.make_faiss_index(x[:600], exact_max=1000, previous=flat).ntotal == 600
