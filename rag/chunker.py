@@ -21,7 +21,7 @@ from typing import Optional
 
 from rag.records import MODERATOR, OPERATOR, QUESTIONER, UNATTRIBUTED, Chunk, Transcript, Turn
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9—–-])|\n\n")
 _ABBREV = re.compile(

@@ -25,6 +25,10 @@ _LABEL = re.compile(
 _Q = re.compile(r"^\s*Q(?:\s*[:`]|(?=\s+\S)|\s*(?=[—–])|(?=(?:And|Does|Can|Thank|Thanks|What|How|Is|Are|Why|When|"
                 r"Where|Will|Would|Did|Do|So|Just|Yeah|Yes|Okay|But|On|The|Hi|Hey)\b))\s*(?P<rest>.*)$")
 _HONORIFIC_TYPO = re.compile(r"^(\s*)Q?(MR|MS|MRS|DR|Mr|Ms|Mrs|Dr)[:;,.] *(?=[A-Z][A-Z’'\-]+(?: [A-Z][A-Z’'\-]+)?:)")
+_STRAY_Q = re.compile(r"^(\s*)Q\s+(?=(?:MR|MS|MRS|DR)\.? [A-Z][A-Z’'\-]+:)")
+_PERIOD_LABEL = re.compile(r"^(\s*)(MR|MS|MRS|DR)\. ([A-Z][A-Z’'\-]{2,})\.(?=\s+[A-Z])")
+_DASH_LABEL = re.compile(r"^(\s*)(MR|MS|MRS|DR)\. (?!PRESIDENT|SPEAKER|SECRETARY|VICE)([A-Z][A-Z’'\-]{2,})(?= [—–] )")
+_Q_INSIDE = re.compile(r"^Q\s+[A-Z]")
 _NUMBER_WORD = re.compile(r"^\d[\d.,]*$")
 _TIME = re.compile(
     r"^(?:END\s*)?\(?\d{1,2}:\d{2}\s*(?:[AP]\.?\s?M\.?)\s*(?:[A-Z]{1,5}T|[A-Z]{2,4}|local(?: time)?)?\.?\)?$", re.I)
@@ -32,7 +36,12 @@ _END = re.compile(r"^END\.?$", re.I)
 HONORIFICS = {"MR", "MR.", "MS", "MS.", "MRS", "MRS.", "DR", "DR.", "MISS", "M.", "S."}
 
 def _fix_typos(line: str) -> str:
-    """"MR: ZIENTS:", "Mr. KIRBY:", "QMS. PSAKI:" -> "MR. ZIENTS:", "MR. KIRBY:", "MS. PSAKI:"."""
+    """Label typos in the sources: "MR: ZIENTS:", "Mr. KIRBY:", "QMS. PSAKI:", "MR. SULLIVAN. Yeah",
+    "Q    MR. KIRBY:  So", "MR. SULLIVAN — that —" -> "MR. ZIENTS:", "MR. KIRBY:", "MS. PSAKI:",
+    "MR. SULLIVAN: Yeah", "MR. KIRBY:  So", "MR. SULLIVAN:  — that —"."""
+    line = _STRAY_Q.sub(r"\1", line)
+    line = _PERIOD_LABEL.sub(r"\1\2. \3:", line)
+    line = _DASH_LABEL.sub(r"\1\2. \3: ", line)
     return _HONORIFIC_TYPO.sub(lambda m: f"{m[1]}{m[2].upper()}. ", line)
 
 
@@ -129,8 +138,10 @@ def parse(body: str, markdown: bool = False) -> Parsed:
             continue
         parsed = _parse_label(p.head)
         if parsed:
-            text = _strip_label(p.text)
-            blocks.append((parsed[0], [text] if text else []))
+            label, text = parsed[0], _strip_label(p.text)
+            if label != "Q" and _Q_INSIDE.match(text):  # "MS. JEAN-PIERRE:  Q But I also wanted to ask you —"
+                label, text = "Q", text[1:].strip()      # (a transcript typo): the words are the reporter's
+            blocks.append((label, [text] if text else []))
         elif blocks:
             blocks[-1][1].append(p.text)
         else:

@@ -354,8 +354,10 @@ def test_label_forms_and_false_positives(tmp_path):
             "NATO: another war in Europe is what we avoid,\nand the point is simple.\n\n"
             "Q    Jen, on\nIndia: is the U.S. sending aid?\n\n"
             "MS. PSAKI:  Yes, at 2 p.m. Eastern.\n\n"
+            "MS. PSAKI:  Q But I also wanted to ask you —\n\n"
             "Q: And \\[the\\] timing?\n\n"
             "MR: ZIENTS:  We will <s>sent</s> \\[send\\] it.\n\n"
+            "Q    MR. ZIENTS:  And soon.\n\nMR. ZIENTS. Yeah.\n\nQ    You are not —\n\nMR. ZIENTS — that —\n\n"
             "THE PRESIDENT:  Thank you.\n\n"
             "AUDIENCE MEMBER:  Thank you!\n\n"
             "END 12:59 P.M. EDT\n")
@@ -363,11 +365,15 @@ def test_label_forms_and_false_positives(tmp_path):
     t = read_transcript(tmp_path / "b.md")
     assert [(x.speaker, x.role) for x in t.turns] == [
         ("MS. PSAKI", "official"), ("Q", "questioner"), ("MS. PSAKI", "official"), ("Q", "questioner"),
-        ("MR. ZIENTS", "official"), ("THE PRESIDENT", "official"), ("AUDIENCE MEMBER", "other")]
+        ("Q", "questioner"), ("MR. ZIENTS", "official"), ("MR. ZIENTS", "official"), ("MR. ZIENTS", "official"),
+        ("Q", "questioner"), ("MR. ZIENTS", "official"), ("THE PRESIDENT", "official"), ("AUDIENCE MEMBER", "other")]
     assert t.turns[0].text == ("Hi. We have one item. Our goal is simple.\n\n"
                                "NATO: another war in Europe is what we avoid, and the point is simple.")
     assert t.turns[1].text == "Jen, on India: is the U.S. sending aid?"
-    assert t.turns[3].text == "And [the] timing?" and t.turns[4].text == "We will sent [send] it."
+    assert t.turns[3].text == "But I also wanted to ask you —"  # mislabelled in the source: the Q's words
+    assert t.turns[4].text == "And [the] timing?" and t.turns[5].text == "We will sent [send] it."
+    assert (t.turns[6].text, t.turns[7].text) == ("And soon.", "Yeah.")  # "Q    MR. ZIENTS:", "MR. ZIENTS." typos
+    assert t.turns[9].text == "— that —"  # cross-talk printed "MR. ZIENTS — that —"
     assert (t.place, t.time, t.date, t.publisher, t.kind) == (
         "James S. Brady Press Briefing Room", "12:31 P.M. EDT", "2021-05-04", "White House", "press briefing")
     assert all("P.M. EDT" not in x.text for x in t.turns)
