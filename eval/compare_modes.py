@@ -56,12 +56,13 @@ def main(argv=None) -> int:
         ranks = evaluate(index, questions, args.k)
     n = len(questions)
     print(f"{n} questions, {len(index)} chunks; hit = expected briefing AND speaker in the top {args.k}\n")
-    print(f"{'mode':<8} {'hit@' + str(args.k):>7} {'MRR@' + str(args.k):>7}")
+    print(f"{'mode':<8} {'hit@1':>7} {'hit@' + str(args.k):>7} {'MRR@' + str(args.k):>7}")
     for mode in MODES:
         r = ranks[mode]
         hits = sum(x is not None for x in r)
         mrr = sum(1 / x for x in r if x) / n
-        print(f"{mode:<8} {hits:>3}/{n:<3} {mrr:>7.3f}")
+        top1 = sum(x == 1 for x in r)
+        print(f"{mode:<8} {top1:>3}/{n:<3} {hits:>3}/{n:<3} {mrr:>7.3f}")
     if args.verbose:
         print()
         for i, q in enumerate(questions):

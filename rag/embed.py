@@ -69,6 +69,11 @@ class Embedder:
                 if self._model is None:
                     from sentence_transformers import SentenceTransformer
                     try:
+                        from transformers.utils import logging as hf_logging
+                        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+                    except Exception:
+                        pass
+                    try:
                         self._model = SentenceTransformer(self._source, device=self.device)
                     except Exception as e:  # missing folder, not in the offline cache, bad files
                         raise RagError(f"cannot load embedding model {self._source!r} (offline, no downloads): {e}") from None
