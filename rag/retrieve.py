@@ -10,6 +10,9 @@ labels case-insensitively, either the whole label or whole words inside it
 ("Blinken" matches "SECRETARY BLINKEN"). Publisher and kind match the same way.
 A date filter excludes chunks whose briefing has no date.
 
+Scores: cosine similarity (dense), BM25 score (bm25), or the reciprocal rank
+fusion sum (hybrid); comparable within one result list only.
+
 One hit per turn: overlapping chunks of one speaker turn are capped to the best
 one, unless fewer than k distinct turns match (then the rest are filled in
 rank order).

@@ -142,6 +142,14 @@ class Store:
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
             raise IndexStateError(f"{self.manifest_path} has format {manifest.get('format') if isinstance(manifest, dict) else '?'}, "
                                   f"this version reads format {FORMAT_VERSION}; delete {self.folder}/ and run `rag ingest` again")
+        shapes = {"generation": int, "count": int, "data": dict, "checksums": dict, "files": dict,
+                  "embedding": dict, "chunker": dict}
+        bad = [k for k, t in shapes.items() if not isinstance(manifest.get(k), t)]
+        if not bad and set(manifest["data"]) != {"chunks", "vectors", "faiss", "bm25"}:
+            bad = ["data"]
+        if bad:
+            raise IndexStateError(f"{self.manifest_path} is damaged (bad or missing {', '.join(bad)}); "
+                                  f"delete {self.folder}/ and run `rag ingest` again")
         return manifest
 
     def load(self, manifest: Optional[dict[str, Any]] = None) -> Loaded:

@@ -173,8 +173,14 @@ def test_truncated_or_corrupted_file_is_detected(index_copy, which):
 def test_missing_or_damaged_manifest(tmp_path, index_copy):
     with pytest.raises(IndexStateError, match="rag ingest"):
         Index.open(tmp_path / "nothing-here")
-    (index_copy / "manifest.json").write_text('{"format": 1, "gener', encoding="utf-8")
+    good = (index_copy / "manifest.json").read_text(encoding="utf-8")
+    (index_copy / "manifest.json").write_text(good[: len(good) // 2], encoding="utf-8")
     with pytest.raises(IndexStateError, match="corrupt"):
+        Index.open(index_copy)
+    m = json.loads(good)
+    del m["data"]
+    _write_manifest(index_copy, m)
+    with pytest.raises(IndexStateError, match="damaged"):
         Index.open(index_copy)
 
 
