@@ -102,8 +102,11 @@ class Store:
     def lock(self, timeout: Optional[float] = None) -> Iterator[None]:
         """Exclusive writer lock. A second writer waits (saying so on stderr), then gives up clearly."""
         timeout = LOCK_TIMEOUT_S if timeout is None else timeout
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise IndexStateError(f"cannot use {self.folder}/ as an index folder: {e.strerror or e}") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -193,7 +196,16 @@ class Store:
     # -- writing --------------------------------------------------------------
     def write(self, manifest: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
               lexical_texts: list[str]) -> Loaded:
-        """Write a new generation and switch the manifest to it. Call with the lock held."""
+        """Write a new generation and switch the manifest to it. Call with the lock held.
+
+        Any failure before the switch leaves the previous generation in force (and its files untouched)."""
+        try:
+            return self._write(manifest, chunks, vectors, lexical_texts)
+        except OSError as e:
+            raise IndexStateError(f"could not write the index in {self.folder}/ ({e.strerror or e}); "
+                                  f"the previous index is unchanged") from e
+
+    def _write(self, manifest, chunks, vectors, lexical_texts) -> Loaded:
         import faiss
         self.folder.mkdir(parents=True, exist_ok=True)
         g = int(manifest.get("generation", 0)) + 1

@@ -195,7 +195,7 @@ def test_a_failed_write_leaves_the_previous_index_intact(index_copy, tmp_path, m
     def crash(self, folder):
         raise OSError("disk full (simulated)")
     monkeypatch.setattr(rag.lexical.Lexical, "save", crash)
-    with pytest.raises(OSError, match="simulated"):
+    with pytest.raises(IndexStateError, match="simulated.*previous index is unchanged"):
         index.remove([SAMPLE / F004])
     monkeypatch.undo()
 
