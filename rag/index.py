@@ -229,7 +229,11 @@ class Index:
 
     # -- updating -------------------------------------------------------------
     def add(self, paths: Sequence[PathLike], progress: Optional[bool] = None) -> IngestReport:
-        """Index new and changed files under `paths`; drop files gone from a re-ingested folder."""
+        """Index new and changed files under `paths`; drop files gone from a re-ingested folder.
+
+        A file that cannot be read keeps what was indexed of it; a file that now reads but no longer
+        parses as a transcript loses its old chunks (the index follows the files); both are reported
+        in `skipped`."""
         from rag import ingest
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -247,6 +251,9 @@ class Index:
                 seen.add(key)
                 try:
                     fp = _fingerprint(Path(p))
+                except InputError as e:   # unreadable, too large, not a regular file: an indexed copy stays
+                    report.skipped.append((e.path, e.reason))
+                    continue
                 except OSError as e:
                     report.skipped.append((str(p), f"unreadable: {e.strerror or e}"))
                     continue
