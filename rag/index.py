@@ -170,7 +170,15 @@ class Index:
                            Lexical(None, 0), self._embedder, Columns([]))
 
     def refresh(self) -> bool:
-        """Pick up changes another process committed; True if the index changed."""
+        """Pick up changes another process committed; True if the index changed. Cheap when nothing did."""
+        try:
+            st = self.store.manifest_path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        if stamp is not None and stamp == getattr(self, "_manifest_stamp", None):
+            return False
+        self._manifest_stamp = stamp
         m = self.store.read_manifest()
         if self._view is not None and m.get("generation") == self._view.manifest.get("generation"):
             return False

@@ -274,3 +274,13 @@ def test_an_interrupted_ingest_keeps_its_checkpoints(index_copy, tmp_path, monke
     assert r.unchanged == 1 and [Path(p).name for p in r.added] == ["b.txt"]
     assert r.chunks_embedded == reopened.embedder.texts_embedded == len(
         [c for c in reopened.chunks if Path(c.path).name == "b.txt"])
+
+
+def test_an_open_index_picks_up_another_writers_commit(index_copy):
+    reader, writer = Index.open(index_copy), Index.open(index_copy)
+    n = len(reader)
+    assert reader.refresh() is False
+    writer.remove([SAMPLE / F004])
+    assert len(reader) == n                      # a reader keeps its consistent view ...
+    assert reader.refresh() is True              # ... until it asks for the new one
+    assert len(reader) == len(writer) < n and reader.refresh() is False
