@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -117,50 +118,65 @@ def parse_subset(spec: Optional[str]) -> Optional[int]:
 
 
 def select_files(gold: list[dict[str, Any]], corpus: Path, subset: Optional[int]) -> list[Path]:
-    """The files to index: the whole corpus, or the gold files plus `subset` distractors
-    drawn with a fixed seed from the sorted remaining files (result sorted)."""
+    """The files to index: the whole corpus, or the gold files plus `subset` distractors: the
+    first `subset` non-gold files of the corpus's sorted file list shuffled with a fixed seed
+    (so editing the gold set leaves the other distractors in place). Result sorted."""
     everything = corpus_files(corpus)
     if subset is None:
         return everything
-    wanted = gold_paths(gold, corpus)
-    chosen = set(wanted)
-    others = [p for p in everything if p not in chosen]
-    extra = random.Random(SUBSET_SEED).sample(others, min(subset, len(others)))
+    chosen = set(gold_paths(gold, corpus))
+    shuffled = random.Random(SUBSET_SEED).sample(everything, len(everything))
+    extra = [p for p in shuffled if p not in chosen][:subset]
     return sorted(chosen | set(extra))
 
 
-def resolve(args: argparse.Namespace, gold: list[dict[str, Any]]) -> tuple[Path, list[Path], Path, str]:
-    """(corpus folder, files to index, index folder, description of the corpus used)."""
+def resolve(args: argparse.Namespace, gold: list[dict[str, Any]]) -> tuple[Path, list[Path], Path, str, bool]:
+    """(corpus folder, files to index, index folder, description of the corpus used, whether
+    the index folder is the eval's own cache, kept to exactly the selected files)."""
     relative = uses_relative_paths(gold)
     corpus = Path(args.corpus) if args.corpus else (CC0_CORPUS if relative else SAMPLE_CORPUS)
     if not corpus.is_dir():
         raise RagError(f"corpus folder {corpus} not found: pass --corpus DIR")
     corpus = corpus.resolve()
     subset = parse_subset(getattr(args, "corpus_subset", None))
+    n_gold = len(gold_paths(gold, corpus))  # every gold file must exist
     files = select_files(gold, corpus, subset)
-    gold_paths(gold, corpus)  # every gold file must exist
     if not files:
         raise RagError(f"corpus folder {corpus} holds no transcripts")
     label = "all" if subset is None else f"gold+{subset}"
-    desc = (f"{corpus} ({len(files)} files: " +
-            ("whole corpus" if subset is None else
-             f"{len(gold_paths(gold, corpus))} gold files + {len(files) - len(gold_paths(gold, corpus))} distractors, seed {SUBSET_SEED}") + ")")
+    desc = f"{corpus} ({len(files)} files: " + ("whole corpus)" if subset is None else
+                                                f"{n_gold} gold files + {len(files) - n_gold} distractors, seed {SUBSET_SEED})")
     if args.index:
-        index_dir = Path(args.index)
+        index_dir, managed = Path(args.index), False
     elif not relative and subset is None:
-        index_dir = Path("index")
+        index_dir, managed = Path("index"), False
     else:
         from rag.models import cache_dir
-        digest = hashlib.sha256("\n".join(str(p) for p in files).encode()).hexdigest()[:10]
-        index_dir = cache_dir() / f"index-{corpus.name}-{label}-{digest}"
-    return corpus, files, index_dir, desc
+        digest = hashlib.sha256(str(corpus).encode()).hexdigest()[:8]
+        index_dir, managed = cache_dir() / f"index-{corpus.name}-{digest}-{label}", True
+    return corpus, files, index_dir, desc, managed
 
 
-def open_index(index_dir: Path, files: list[Path], corpus: Path):
-    """Open the index, building it or adding the files it lacks (incremental: unchanged ones are reused)."""
+def open_index(index_dir: Path, files: list[Path], corpus: Path, managed: bool = False):
+    """Open the index, building it or adding the files it lacks (incremental: unchanged ones are
+    reused). An index the eval manages in its cache also loses files no longer selected; a
+    user's index (--index, index/) never loses anything."""
     from rag import Index
+    from rag.errors import IndexStateError
+    if managed and (index_dir / "manifest.json").is_file():
+        try:
+            Index.open(index_dir)
+        except IndexStateError as e:  # the eval's own cache: rebuild it rather than give up
+            print(f"eval: rebuilding {index_dir}/ ({e})", file=sys.stderr)
+            shutil.rmtree(index_dir)
     if (index_dir / "manifest.json").is_file():
         index = Index.open(index_dir)
+        if managed:
+            keep = {str(p) for p in files}
+            extra = sorted(k for k in indexed_paths(index) if k not in keep)
+            if extra:
+                print(f"eval: removing {len(extra)} file(s) no longer selected from {index_dir}/", file=sys.stderr)
+                index.remove(extra)
         tails = set()  # every trailing part of every indexed path: "a/b/c.md" -> "c.md", "b/c.md", "a/b/c.md"
         for h in indexed_paths(index):
             parts = str(h).replace("\\", "/").split("/")
@@ -405,9 +421,9 @@ def out_paths(out: str) -> tuple[Path, Path, Path]:
 
 def run_cli(args: argparse.Namespace) -> int:
     gold = load_gold(args.gold)
-    corpus, files, index_dir, desc = resolve(args, gold)
+    corpus, files, index_dir, desc, managed = resolve(args, gold)
     print(f"eval: corpus {desc}; index {index_dir}/", file=sys.stderr)
-    index = open_index(index_dir, files, corpus)
+    index = open_index(index_dir, files, corpus, managed)
     answers = not args.no_answers
     records = evaluate(index, gold, mode=args.mode, answers=answers, progress=True, model=getattr(args, "model", None))
     summary = {"gold": str(args.gold), "corpus": desc, "corpus_subset": getattr(args, "corpus_subset", None) or "all",
