@@ -2,6 +2,8 @@
 
     .venv/bin/python eval/compare_modes.py [--index DIR] [--questions FILE] [-k 5] [--verbose]
 
+    .venv/bin/python eval/compare_modes.py --index /tmp/ix --distractors ../shared/corpus/wh-briefings/...
+
 A question counts as a hit when one of the top k passages comes from the expected
 briefing file AND is spoken by the expected speaker. Without --index, the bundled
 sample (data/briefings) is indexed into a temporary folder first.
@@ -45,17 +47,26 @@ def evaluate(index, questions: list[dict], k: int = 5) -> dict[str, list]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--index", default=None, help="existing index folder (default: index the sample into a temp folder)")
+    ap.add_argument("--index", default=None,
+                    help="index folder: opened if it exists, else the sample (+ distractors) is indexed into it "
+                         "(default: a temporary folder)")
+    ap.add_argument("--distractors", nargs="*", default=[], metavar="PATH",
+                    help="more transcripts to index beside the sample, competing with the right passages")
     ap.add_argument("--questions", default=str(QUESTIONS))
     ap.add_argument("-k", type=int, default=5)
     ap.add_argument("--verbose", action="store_true", help="list each question's rank per mode")
     args = ap.parse_args(argv)
     questions = load_questions(args.questions)
     with tempfile.TemporaryDirectory() as tmp:
-        index = Index.open(args.index) if args.index else Index.build([ROOT / "data" / "briefings"], path=tmp)
+        where = Path(args.index) if args.index else Path(tmp)
+        if args.index and (where / "manifest.json").is_file():
+            index = Index.open(where)
+        else:
+            index = Index.build([ROOT / "data" / "briefings", *args.distractors], path=where)
         ranks = evaluate(index, questions, args.k)
     n = len(questions)
-    print(f"{n} questions, {len(index)} chunks; hit = expected briefing AND speaker in the top {args.k}\n")
+    docs = sum(1 for d in index.documents if not d.get("duplicate_of"))
+    print(f"{n} questions, {docs} documents, {len(index)} chunks; hit = expected briefing AND speaker in the top {args.k}\n")
     print(f"{'mode':<8} {'hit@1':>7} {'hit@' + str(args.k):>7} {'MRR@' + str(args.k):>7}")
     for mode in MODES:
         r = ranks[mode]

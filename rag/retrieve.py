@@ -204,8 +204,11 @@ def rrf(rankings: Sequence[list[tuple[int, float]]], k: int = RRF_K) -> list[tup
 
 def one_per_turn(ranked: list[tuple[int, float]], turn_key: Sequence[Any], k: int) -> list[tuple[int, float]]:
     """Best chunk of each turn first; other chunks of used turns only if fewer than k turns matched."""
-    seen, first, rest = set(), [], []
+    seen, first, rest, rows = set(), [], [], set()
     for row, score in ranked:
+        if row in rows:   # an answer reached twice (itself, and through a folded question)
+            continue
+        rows.add(row)
         key = turn_key[row]
         (rest if key in seen else first).append((row, score))
         seen.add(key)

@@ -140,3 +140,13 @@ def test_cli_search_without_index_suggests_ingest(tmp_path):
     r = run_cli("search", "anything", "--index", str(tmp_path / "nowhere"))
     assert r.returncode == 2
     assert "rag ingest" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_never_the_same_chunk_twice_even_when_few_turns_match(sample_index):
+    # Few allowed turns: the fill-in after one-per-turn must not repeat a chunk.
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = sample_index.search("Is China going to invade Taiwan?", k=40, mode=mode, speaker="blinken")
+        ids = [h.chunk_id for h in hits]
+        assert len(ids) == len(set(ids)) and all(h.speaker == "SECRETARY BLINKEN" for h in hits)
+    n_blinken = len([c for c in sample_index.chunks if c.speaker == "SECRETARY BLINKEN"])
+    assert len(sample_index.search("Taiwan", k=n_blinken + 5, mode="dense", speaker="blinken")) == n_blinken
