@@ -126,7 +126,7 @@ def ask(pg, question: str):
     pg.locator("#question textarea").fill(question)
     pg.locator("#ask-button").click()
     pg.wait_for_function("() => document.querySelector('#sources').innerText.includes('Searching')", timeout=30_000)
-    pg.wait_for_selector("#sources .src-card, #sources .src-error, #sources .src-empty", timeout=ANSWER_TIMEOUT_MS)
+    pg.wait_for_selector("#sources .sources.final", timeout=ANSWER_TIMEOUT_MS)
     pg.wait_for_function("() => !document.querySelector('#chat').innerText.includes('▌')", timeout=30_000)
 
 

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -41,8 +42,8 @@ K = 5
 EXAMPLES = [
     "What did officials say about the policy review on North Korea?",
     "What did Secretary Blinken say about Russia and Ukraine at Reuters NEXT?",
-    "How did the official describe the tone of the Biden-Putin meeting in Geneva?",
-    "What was discussed at the C5+1 meeting at the UN General Assembly?",
+    "What arms control process did Biden and Putin agree to launch at their summit?",
+    "Which Central Asian countries took part in the C5+1 meeting during UN General Assembly week?",
     "What did the National Security Advisor discuss with his PRC counterpart in Rome?",
 ]
 SPEAKER_CHOICES = ["official", "questioner", "moderator"]
@@ -90,7 +91,6 @@ def answer_markdown(answer: Answer) -> str:
         head = f"**{render.NOT_COVERED}.**"
         if render.NOT_COVERED.lower() not in (answer.answer or "").lower():
             body = f"{head} {body}" if body else head
-        body += "\n\n*The closest passages are listed beside the chat.*"
     total = (answer.timings or {}).get("total_s")
     if total:
         n = len(answer.passages)
@@ -108,25 +108,22 @@ def hits_markdown(hits) -> str:
     return "\n".join(lines)
 
 
+STATUS_TEXT = {"searching": "Searching the briefings…", "writing": "Writing the answer…",
+               "checking": "Checking the answer against the passages…"}
+
+
 def _events(index, question: str, history: list, ask_kwargs: dict) -> Iterator[tuple[str, Any]]:
-    """('token', text) ... then ('answer', Answer), from index.ask_stream (or index.ask as a fallback)."""
-    stream = getattr(index, "ask_stream", None)
-    if stream is None:
-        yield "answer", index.ask(question, history=history, **ask_kwargs)
-        return
-    for ev in stream(question, history=history, **ask_kwargs):
-        if isinstance(ev, Answer):
-            yield "answer", ev
-        elif isinstance(ev, str):
-            yield "token", ev
-        elif isinstance(ev, dict):
-            kind = ev.get("type")
-            if kind == "token":
-                yield "token", ev.get("text", "")
-            elif kind == "answer":
-                yield "answer", ev["answer"]
-            elif kind == "status":
-                yield "status", ev.get("text", "")
+    """('status'|'passages'|'token'|'answer', value) from index.ask_stream; 'answer' comes last."""
+    for ev in index.ask_stream(question, history=history, **ask_kwargs):
+        kind = ev.get("type")
+        if kind == "token":
+            yield "token", ev.get("text", "")
+        elif kind == "answer":
+            yield "answer", ev["answer"]
+        elif kind == "status":
+            yield "status", STATUS_TEXT.get(ev.get("text"), ev.get("text", ""))
+        elif kind == "passages":
+            yield "passages", ev.get("passages") or []
 
 
 def _failure(e: BaseException) -> str:
@@ -182,6 +179,8 @@ def build_app(index, *, status: str = "", upload_dir: Optional[str | os.PathLike
                 elif kind_ == "status" and not text:
                     chat[-1] = _assistant(f"*{render.chat_text(value)}*")
                     yield chat, history, gr.skip(), ""
+                elif kind_ == "passages":
+                    yield chat, history, render.render_hits(value, heading="Retrieved passages (writing the answer…)", pending=True), ""
                 elif kind_ == "answer":
                     answer = value
             if answer is None:
@@ -266,12 +265,16 @@ def build_app(index, *, status: str = "", upload_dir: Optional[str | os.PathLike
 
         inputs = [question, chatbot, history, speaker, publisher, kind, date_from, date_to, retrieval_only]
         outputs = [chatbot, history, sources, question]
-        question.submit(respond, inputs, outputs)
-        ask_btn.click(respond, inputs, outputs)
-        clear_btn.click(lambda: ([], [], render.EMPTY_PANEL, ""), None, outputs, queue=False)
-        chatbot.clear(lambda: ([], render.EMPTY_PANEL), None, [history, sources], queue=False)
-        add_btn.click(add_files, [files], [report, status_md])
-        demo.load(status_line, None, status_md, queue=False)
+        # both ways of asking share one concurrency slot pool (CONCURRENCY chats at once, set by demo.queue)
+        question.submit(respond, inputs, outputs, api_name="ask", concurrency_id="chat", show_progress="minimal")
+        ask_btn.click(respond, inputs, outputs, api_name="ask_button", api_visibility="undocumented",
+                      concurrency_id="chat", show_progress="minimal")
+        clear_btn.click(lambda: ([], [], render.EMPTY_PANEL, ""), None, outputs, queue=False,
+                        api_visibility="private")
+        chatbot.clear(lambda: ([], render.EMPTY_PANEL), None, [history, sources], queue=False,
+                      api_visibility="private")
+        add_btn.click(add_files, [files], [report, status_md], api_name="add_transcripts", concurrency_limit=1)
+        demo.load(status_line, None, status_md, queue=False, api_visibility="private")
     return demo
 
 
@@ -370,6 +373,16 @@ def launch_options(host: str, port: int, password: Optional[str]) -> dict[str, A
                 show_error=False, footer_links=["gradio"], quiet=True)
 
 
+def warm_up(index, model: Optional[str] = None) -> None:
+    """Load the embedding and language models now, so the first question does not wait for them."""
+    try:
+        index.search("warm up", k=1)
+        from rag.llm import get_model
+        get_model(model)
+    except Exception as e:  # the chat reports the problem when a question needs the model
+        log.warning("models not preloaded: %s", e)
+
+
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     password = args.password or os.environ.get("RAG_PASSWORD") or None
@@ -377,6 +390,7 @@ def serve(args: argparse.Namespace) -> int:
     index, status = open_or_build(args.index, args.corpus)
     demo = build_app(index, status=status, upload_dir=Path(args.index) / "uploads", model=args.model)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
+    threading.Thread(target=warm_up, args=(index, args.model), daemon=True, name="warm-up").start()
     print(f"rag serve: {describe(index)}; open http://{args.host}:{args.port}"
           + (f" (user {USER!r} and the password)" if password else ""), file=sys.stderr, flush=True)
     demo.launch(**launch_options(args.host, args.port, password))

@@ -165,12 +165,14 @@ def render_answer_sources(answer: Answer) -> str:
         return render_hits(answer.passages, heading=f"{NOT_COVERED} — closest passages", not_covered=True)
     by_id = {h.chunk_id: h for h in answer.passages}
     cards = "".join(citation_card(c, by_id.get(c.chunk_id)) for c in sorted(answer.citations, key=lambda c: c.n))
-    return f'<div class="sources"><h3 class="src-heading">Sources</h3>{cards}</div>'
+    return f'<div class="sources final"><h3 class="src-heading">Sources</h3>{cards}</div>'
 
 
-def render_hits(hits: Iterable[Hit], heading: str = "Top passages", not_covered: bool = False) -> str:
+def render_hits(hits: Iterable[Hit], heading: str = "Top passages", not_covered: bool = False,
+                pending: bool = False) -> str:
+    """Passages as cards. `pending`: shown while the answer is still being written."""
     hits = list(hits)
-    cls = "sources not-covered" if not_covered else "sources"
+    cls = "sources" + (" not-covered" if not_covered else "") + (" pending" if pending else " final")
     if not hits:
         return (f'<div class="{cls}"><h3 class="src-heading">{esc(heading)}</h3>'
                 f'<p class="src-empty">No passage matched (check the filters).</p></div>')
@@ -180,7 +182,8 @@ def render_hits(hits: Iterable[Hit], heading: str = "Top passages", not_covered:
 
 def render_message(text: str, kind: str = "info") -> str:
     """A short notice in the sources panel (errors, empty states)."""
-    return f'<div class="sources"><p class="src-{esc(kind)}">{esc(text)}</p></div>'
+    final = "" if kind == "info" else " final"
+    return f'<div class="sources{final}"><p class="src-{esc(kind)}">{esc(text)}</p></div>'
 
 
 EMPTY_PANEL = ('<div class="sources"><h3 class="src-heading">Sources</h3>'
