@@ -318,6 +318,9 @@ def summarize(records: list[dict[str, Any]], answers: bool) -> dict[str, Any]:
         out["answers"] = {
             "keyword_recall": _r(M.mean(s["keyword_recall"] for s in ps)),
             "token_f1": _r(M.mean(s["token_f1"] for s in ps)),
+            "answered_n": sum(1 for s in ps if not s["abstained"]),
+            "keyword_recall_answered": _r(M.mean(s["keyword_recall"] for s in ps if not s["abstained"])),
+            "token_f1_answered": _r(M.mean(s["token_f1"] for s in ps if not s["abstained"])),
             "citation_precision": _r(M.mean(float(c["relevant"]) for c in cites)),
             "citations_on_answerable": len(cites),
             "citation_speaker_acc": _r(M.mean(float(c["attribution_ok"]) for c in all_cites)),
@@ -366,7 +369,9 @@ def to_markdown(summary: dict[str, Any]) -> str:
                   f"({a['citations_on_answerable']}) | {_fmt(a['citation_speaker_acc'])} ({a['citations_total']}) | "
                   f"{_fmt(a['faithfulness'])} ({a['faithfulness_n']}) | {_fmt(a['abstention_precision'])} | "
                   f"{_fmt(a['abstention_recall'])} |",
-                  "", f"Abstained on {a['abstained']} items ({a['abstained_answerable']} answerable); "
+                  "", f"On the {a['answered_n']} answerable items not abstained on: keyword recall "
+                  f"{_fmt(a['keyword_recall_answered'])}, token F1 {_fmt(a['token_f1_answered'])}.  ",
+                  f"Abstained on {a['abstained']} items ({a['abstained_answerable']} answerable); "
                   f"{a['citations_unresolved']} citation(s) pointed at no known passage."]
     lat = summary.get("latency") or {}
     if lat:

@@ -124,3 +124,28 @@ def test_corpus_subset_is_deterministic_and_holds_the_gold_files(corpus_dir):
     assert E.parse_subset("gold+25") == 25 and E.parse_subset("all") is None
     with pytest.raises(Exception, match="gold\\+N"):
         E.parse_subset("25")
+
+
+def test_summary_aggregates_hand_made_records():
+    def rec(absent, abstained, kw=None, f1=None, faith=None, cites=(), hit1=0.0):
+        r = {"absent": absent, "abstained": abstained, "timings": {"search_s": {}, "total_s": 1.0},
+             "retrieval": {} if absent else {m: {"hit@1": hit1, "hit@5": 1.0, "hit@10": 1.0, "mrr": 1.0 if hit1 else 0.5,
+                                                   "doc_hit@5": 1.0, "ndcg@10": 1.0, "speaker_ok": True} for m in E.MODES},
+             "scores": {"abstained": abstained, "faithfulness": faith,
+                        "citations": [{"relevant": rel, "attribution_ok": ok, "resolved": True} for rel, ok in cites]}}
+        if not absent:
+            r["scores"].update(keyword_recall=kw, token_f1=f1)
+        return r
+    records = [rec(False, False, 1.0, 0.5, 1.0, [(True, True), (False, True)], hit1=1.0),
+               rec(False, True, 0.0, 0.0),                 # answerable but abstained: a false abstention
+               rec(True, True), rec(True, False, faith=0.0, cites=[(False, False)])]
+    s = E.summarize(records, answers=True)
+    assert s["n_answerable"] == 2 and s["n_absent"] == 2
+    assert s["retrieval"]["hybrid"]["hit@1"] == 0.5 and s["retrieval"]["hybrid"]["mrr"] == 0.75
+    a = s["answers"]
+    assert (a["abstention_precision"], a["abstention_recall"]) == (0.5, 0.5)
+    assert a["keyword_recall"] == 0.5 and a["keyword_recall_answered"] == 1.0 and a["answered_n"] == 1
+    assert a["citation_precision"] == 0.5 and a["citations_on_answerable"] == 2   # absent items' citations excluded
+    assert a["citation_speaker_acc"] == 0.6667  # rounded to 4 places and a["citations_total"] == 3
+    assert a["faithfulness"] == 0.5 and a["faithfulness_n"] == 2
+    assert E.latency(records)["answer_total_s"] == {"p50": 1.0, "p95": 1.0}
