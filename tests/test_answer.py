@@ -53,7 +53,7 @@ def check_grounding(answer):
         assert not passage.question or c.quote not in passage.question
 
 
-@pytest.mark.parametrize("question,briefing,speaker", COVERED, ids=[q[:40] for q in COVERED])
+@pytest.mark.parametrize("question,briefing,speaker", COVERED, ids=[q[0][:40] for q in COVERED])
 def test_answers_cite_the_right_briefing_and_speaker(sample_index, question, briefing, speaker):
     a = sample_index.ask(question)
     assert not a.abstained, a.answer
