@@ -247,3 +247,65 @@ def test_password_protects_every_endpoint():
         assert opener.open(base + "/config", timeout=10).status == 200
     finally:
         demo.close()
+
+
+def _respond_fn(demo):
+    for f in demo.fns.values():
+        if getattr(f.fn, "__name__", "") == "respond":
+            return f.fn
+    raise AssertionError("no respond handler in the app")
+
+
+def _last(gen):
+    out = None
+    for out in gen:
+        pass
+    return out
+
+
+def test_failures_show_a_clear_message_in_the_chat(sample_index):
+    from ui.app import build_app
+    respond = _respond_fn(build_app(sample_index, status="test", model="/nonexistent/model.gguf"))
+    q = "What did officials say about the North Korea policy review?"
+    chat, history, panel, box = _last(respond(q, [], [], "any", "any", "any", "", "", False))
+    reply = chat[-1]["content"]
+    assert chat[-1]["role"] == "assistant" and reply.startswith("**Could not answer:**")
+    assert "/nonexistent/model.gguf" in reply.replace("\\", "") and "Traceback" not in reply
+    assert history == []  # a failed turn is not remembered as context
+    chat, *_ = _last(respond(q, [], [], "any", "any", "any", "last week", "", False))
+    assert "is not a date; use YYYY-MM-DD" in chat[-1]["content"]
+    respond = _respond_fn(build_app(None, status="index/ is damaged: run rag ingest"))
+    chat, *_ = _last(respond(q, [], [], "any", "any", "any", "", "", False))
+    assert "The index is not available" in chat[-1]["content"] and "damaged" in chat[-1]["content"]
+
+
+def test_retrieval_only_and_filters_without_the_model(sample_index):
+    from ui.app import build_app
+    respond = _respond_fn(build_app(sample_index, status="test", model="/nonexistent/model.gguf"))
+    chat, history, panel, _ = _last(respond("Russia Ukraine aggression", [], [], "Blinken", "any", "any", "", "", True))
+    assert "Top passages (retrieval only" in chat[-1]["content"]
+    assert panel.count("src-card") == 5 and panel.count("SECRETARY BLINKEN") == 5
+    _, _, panel, _ = _last(respond("Russia Ukraine aggression", [], [], "any", "White House", "any", "", "", True))
+    assert "src-card" in panel and "State Department" not in panel
+
+
+def test_first_start_builds_the_index_then_later_starts_load_it(tmp_path, sample_dir):
+    from ui.app import open_or_build
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "rome.txt").write_bytes((sample_dir / "003_ce4ce50f17c4f571.txt").read_bytes())
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "README.md").write_text("an index folder holding only a README counts as empty\n")
+    index, status = open_or_build(tmp_path / "index", corpus)
+    assert status.startswith(f"Built from {corpus} on first start") and len(index) > 0
+    again, status = open_or_build(tmp_path / "index", tmp_path / "nowhere")
+    assert status.startswith("Loaded from") and len(again) == len(index)
+    with pytest.raises(RagError, match="does not exist"):
+        open_or_build(tmp_path / "other", tmp_path / "nowhere")
+
+
+def test_filters_reject_malformed_dates():
+    with pytest.raises(RagError, match="From date: 'last week' is not a date; use YYYY-MM-DD"):
+        filters_from("any", "any", "any", "last week", "")
+    with pytest.raises(RagError, match="To date: '2021-13-01'"):
+        filters_from("any", "any", "any", "", "2021-13-01")

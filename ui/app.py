@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import ipaddress
 import logging
 import os
@@ -72,6 +73,13 @@ def _opt(value: Optional[str]) -> Optional[str]:
 
 
 def filters_from(speaker, publisher, kind, date_from, date_to) -> dict[str, Any]:
+    """Search filters from the UI's fields ("any" and blanks dropped); RagError for a malformed date."""
+    for label, value in (("From date", date_from), ("To date", date_to)):
+        if _opt(value):
+            try:
+                datetime.date.fromisoformat(_opt(value))
+            except ValueError:
+                raise RagError(f"{label}: {_opt(value)!r} is not a date; use YYYY-MM-DD") from None
     return {k: v for k, v in dict(speaker=_opt(speaker), publisher=_opt(publisher), kind=_opt(kind),
                                    date_from=_opt(date_from), date_to=_opt(date_to)).items() if v}
 
