@@ -6,9 +6,9 @@
 
 Vectors are unit float32 rows, so inner product = cosine; FAISS ids are row numbers.
 
-HNSW settings (M=32, efConstruction=100, efSearch >= 128 and >= n) give recall@10 >= 0.98 against
-exact search on MiniLM vectors of real chunks (tests/test_ann.py; `rag bench` prints the figure at
-corpus size). A filter that keeps few rows is searched exactly over those rows (a graph walk that may
+HNSW settings (M=32, efConstruction=100, efSearch >= 512 and >= n) give recall@10 >= 0.98 against
+exact search (measured at the corpus' 176,000 rows, real question embeddings: 0.932 at efSearch 128,
+0.963 at 256, 0.988 at 512, 0.994 at 1024; p50 2 ms at 512; `rag bench` prints the figure). A filter that keeps few rows is searched exactly over those rows (a graph walk that may
 visit only excluded nodes can return fewer than n); a broad filter walks the graph with an id selector
 and a wider beam, falling back to the exact path if it comes back short.
 """
@@ -22,7 +22,7 @@ import numpy as np
 EXACT_MAX = int(os.environ.get("RAG_EXACT_MAX", "50000"))   # rows; above this an HNSW graph is built
 HNSW_M = 32
 EF_CONSTRUCTION = 100
-EF_SEARCH = 128
+EF_SEARCH = 512               # question embeddings sit farther from chunks than chunks from each other
 EXACT_SUBSET_MAX = 20000       # a filter keeping at most this many rows (or 1/8 of the index) is searched exactly
 
 

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="index only the gold files plus N distractors (fixed seed), e.g. gold+300; default: all")
 
     p = sub.add_parser("bench", help="print performance figures")
-    p.add_argument("--corpus", default=None)
+    from rag.bench import add_arguments as bench_arguments   # --corpus, --sample, --skip-ingest ...
+    bench_arguments(p)
 
     return parser
 
