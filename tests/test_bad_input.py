@@ -250,9 +250,9 @@ def test_50mb_file_is_refused_quickly_by_size(tmp_path):
     print(f"50 MB file refused in {took:.2f} s (limit {MAX_BYTES} bytes)")
 
 
-def test_rag_ingest_mixed_folder(tmp_path):
+def test_rag_ingest_mixed_folder(tmp_path, sample_index):
     """The real command on a folder mixing good and bad files, into an index that already holds the sample."""
-    index = sample_index_copy(tmp_path / "index")
+    index = sample_index_copy(tmp_path / "index", sample_index)
     before = json.loads((index / "manifest.json").read_text())
     d = tmp_path / "inbox"
     (d / "nested").mkdir(parents=True)

@@ -83,8 +83,8 @@ def embedded_so_far(log: Path) -> int:
 # ---- killed ingests ------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_sigkill_mid_ingest_keeps_previous_index_then_next_ingest_completes(tmp_path):
-    index = sample_index_copy(tmp_path / "index")
+def test_sigkill_mid_ingest_keeps_previous_index_then_next_ingest_completes(tmp_path, sample_index):
+    index = sample_index_copy(tmp_path / "index", sample_index)
     before_manifest = manifest(index)
     before = results(index)
     before_cli = search_json(index, QUERIES[0])
@@ -135,9 +135,9 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_sigkill_at_the_manifest_switch(tmp_path):
+def test_sigkill_at_the_manifest_switch(tmp_path, sample_index):
     """The worst moment: the new generation's files are all written, the manifest not yet replaced."""
-    index = sample_index_copy(tmp_path / "index")
+    index = sample_index_copy(tmp_path / "index", sample_index)
     before_manifest, before = manifest(index), results(index)
     folder = tmp_path / "new"
     folder.mkdir()
@@ -162,10 +162,10 @@ def test_sigkill_at_the_manifest_switch(tmp_path):
 
 # ---- the writer lock --------------------------------------------------------------------------------------------
 
-def test_second_writer_waits_or_refuses_clearly(tmp_path):
+def test_second_writer_waits_or_refuses_clearly(tmp_path, sample_index):
     """Another process holds the writer lock: an ingest with a short timeout refuses with a clear message and
     changes nothing; an ingest with the default timeout waits and then completes once the lock is released."""
-    index = sample_index_copy(tmp_path / "index")
+    index = sample_index_copy(tmp_path / "index", sample_index)
     before_manifest = manifest(index)
     folder = tmp_path / "new"
     folder.mkdir()
@@ -198,11 +198,11 @@ def test_second_writer_waits_or_refuses_clearly(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_ingests_at_once_do_not_interleave(tmp_path):
+def test_two_ingests_at_once_do_not_interleave(tmp_path, sample_index):
     """Two real `rag ingest` processes on one index: the second waits for the first, then adds its file on top
     of the first one's work (no lost update, one generation each). A reader that opened the index before keeps
     answering from its generation while both write, and picks up the result on refresh."""
-    index = sample_index_copy(tmp_path / "index")
+    index = sample_index_copy(tmp_path / "index", sample_index)
     g0 = manifest(index)["generation"]
     reader = Index.open(index)
     reader_before = [h.chunk_id for h in reader.search(QUERIES[1], k=5)]
@@ -256,8 +256,8 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_damaged_index_file_is_detected(tmp_path, damage):
-    index = sample_index_copy(tmp_path / "index")
+def test_damaged_index_file_is_detected(tmp_path, damage, sample_index):
+    index = sample_index_copy(tmp_path / "index", sample_index)
     DAMAGE[damage](index, manifest(index)["data"])
     with pytest.raises(IndexStateError) as e:
         Index.open(index)
@@ -266,8 +266,8 @@ def test_damaged_index_file_is_detected(tmp_path, damage):
     assert "rag ingest" in msg  # says what to do
 
 
-def test_damaged_manifest_is_detected_and_cli_says_so(tmp_path):
-    index = sample_index_copy(tmp_path / "index")
+def test_damaged_manifest_is_detected_and_cli_says_so(tmp_path, sample_index):
+    index = sample_index_copy(tmp_path / "index", sample_index)
     _flip(index / "manifest.json", 0)            # '{' -> 'z'
     with pytest.raises(IndexStateError, match="manifest.json is unreadable or corrupt"):
         Index.open(index)
@@ -276,9 +276,9 @@ def test_damaged_manifest_is_detected_and_cli_says_so(tmp_path):
     assert r.stderr.startswith("rag: error:") and "corrupt" in r.stderr
 
 
-def test_damaged_checksum_also_stops_an_ingest(tmp_path):
+def test_damaged_checksum_also_stops_an_ingest(tmp_path, sample_index):
     """A writer must not build a new generation on top of damaged data."""
-    index = sample_index_copy(tmp_path / "index")
+    index = sample_index_copy(tmp_path / "index", sample_index)
     before = manifest(index)
     _flip(index / before["data"]["chunks"], 500)
     r = run_rag("ingest", SAMPLE_DIR, "--index", index, timeout=600)
@@ -291,8 +291,8 @@ def test_damaged_checksum_also_stops_an_ingest(tmp_path):
 PICKLE_MAGIC = re.compile(rb"^\x80[\x02-\x05]")
 
 
-def test_index_files_hold_no_pickles(tmp_path):
-    index = sample_index_copy(tmp_path / "index")
+def test_index_files_hold_no_pickles(tmp_path, sample_index):
+    index = sample_index_copy(tmp_path / "index", sample_index)
     files = [p for p in index.rglob("*") if p.is_file()]
     assert len(files) >= 5
     for p in files:
