@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index/)")
     p.add_argument("--model", default=None, help="embedding model: folder or name (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--store", default=None, help="vector store URI, e.g. milvus://host:19530/briefings or a Milvus Lite file")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
+                   help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or torch); an existing index keeps its own")
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
 
     p = sub.add_parser("remove", help="remove transcripts (files or folders) from an index")

@@ -33,9 +33,8 @@ def _print_report(report, as_json: bool) -> int:
 def ingest(args: argparse.Namespace) -> int:
     from rag.errors import RagError
     from rag.index import Index
-    if getattr(args, "store", None):
-        raise RagError("--store (an external vector store) is not supported by this index; omit it")
-    index = Index.build(args.paths, path=args.index, model=args.model, progress=True)
+    index = Index.build(args.paths, path=args.index, model=args.model, progress=True,
+                        backend=getattr(args, "backend", None), store=getattr(args, "store", None))
     return _print_report(index.last_report, getattr(args, "json", False))
 
 

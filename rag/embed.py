@@ -46,6 +46,19 @@ def model_identity(spec: Optional[str]) -> tuple[str, str]:
     return str(spec), str(spec)
 
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def resolve_backend(backend: Optional[str] = None) -> str:
+    """The embedding backend: given, else $RAG_EMBED_BACKEND, else "torch" (sentence-transformers).
+    "onnx"/"onnx-int8" run the same model exported locally to ONNX (fp32 / int8, rag.onnx_embed);
+    their vectors differ slightly, so an index records its backend and keeps it."""
+    b = (backend or os.environ.get("RAG_EMBED_BACKEND") or "torch").strip().lower()
+    if b not in BACKENDS:
+        raise RagError(f"unknown embedding backend {b!r}: use one of {', '.join(BACKENDS)}")
+    return b
+
+
 class Embedder:
     """Encodes texts to normalised vectors. The model loads on first use.
 
@@ -53,8 +66,10 @@ class Embedder:
     test can assert that an operation did no embedding work.
     """
 
-    def __init__(self, model: Optional[str] = None, batch_size: int = 32, device: str = "cpu"):
+    def __init__(self, model: Optional[str] = None, batch_size: int = 32, device: str = "cpu",
+                 backend: Optional[str] = None):
         self.name, self._source = model_identity(model)
+        self.backend = resolve_backend(backend)
         self.batch_size = batch_size
         self.device = device
         self.texts_embedded = 0
@@ -66,6 +81,9 @@ class Embedder:
     def model(self):
         if self._model is None:
             with self._lock:
+                if self._model is None and self.backend != "torch":
+                    from rag.onnx_embed import OnnxEncoder   # same encode() call, see rag/onnx_embed.py
+                    self._model = OnnxEncoder(self._source, quantized=self.backend == "onnx-int8")
                 if self._model is None:
                     from sentence_transformers import SentenceTransformer
                     try:
@@ -112,4 +130,4 @@ class Embedder:
         return self.encode([query])
 
     def __repr__(self) -> str:
-        return f"Embedder({self.name!r})"
+        return f"Embedder({self.name!r}, backend={self.backend!r})"

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from rag.embed import DEFAULT_MODEL_NAME, Embedder, model_identity
+from rag.embed import DEFAULT_MODEL_NAME, Embedder, model_identity, resolve_backend
 from rag.errors import IndexStateError, InputError
 from rag.lexical import TOKENIZER_VERSION
 from rag.records import Chunk, Hit, Transcript
@@ -34,7 +34,7 @@ from rag.retrieve import search as _search
 from rag.store import FORMAT_VERSION, Store, make_faiss_index
 
 PathLike = Union[str, os.PathLike]
-EMBED_BATCH = 64
+EMBED_BATCH = 512   # texts per encode call: the encoders sort each call by length, so bigger calls pad less
 CHECKPOINT_CHUNKS = 4096   # commit a new generation after this many freshly embedded chunks (RAG_CHECKPOINT_CHUNKS)
 
 
@@ -104,11 +104,16 @@ class _View:
 
 
 class Index:
-    def __init__(self, path: PathLike, model: Optional[str] = None):
-        """Use `Index.open` or `Index.build`."""
+    def __init__(self, path: PathLike, model: Optional[str] = None, backend: Optional[str] = None,
+                 store: Optional[str] = None):
+        """Use `Index.open` or `Index.build`. `backend`: torch | onnx | onnx-int8 (rag.embed.resolve_backend);
+        `store`: a Milvus URI to keep the vectors in (rag.milvus_store), else FAISS in the folder."""
         self.path = Path(path)
         self.store = Store(self.path)
         self._model_spec = model
+        self._backend_spec = backend
+        self._store_uri = store
+        self._milvus = None
         self._write_lock = threading.Lock()
         self._view: Optional[_View] = None
         self._embedder: Optional[Embedder] = None
@@ -116,17 +121,17 @@ class Index:
 
     # -- opening --------------------------------------------------------------
     @classmethod
-    def open(cls, path: PathLike = "index", model: Optional[str] = None) -> "Index":
-        """Open an existing index. `model`, if given, must be the one the index was built with."""
-        index = cls(path, model)
+    def open(cls, path: PathLike = "index", model: Optional[str] = None, backend: Optional[str] = None) -> "Index":
+        """Open an existing index. `model` and `backend`, if given, must be those the index was built with."""
+        index = cls(path, model, backend)
         index._install(index.store.load())
         return index
 
     @classmethod
     def build(cls, paths: Sequence[PathLike], path: PathLike = "index", model: Optional[str] = None,
-              progress: Optional[bool] = None) -> "Index":
+              progress: Optional[bool] = None, backend: Optional[str] = None, store: Optional[str] = None) -> "Index":
         """Index `paths` into the folder `path`, creating it or updating what is already there."""
-        index = cls(path, model)
+        index = cls(path, model, backend, store)
         if index.store.exists():
             index._install(index.store.load())
         else:
@@ -140,6 +145,14 @@ class Index:
         if self._model_spec is not None and built and model_identity(self._model_spec)[0] != built:
             raise IndexStateError(f"index {self.path}/ was built with embedding model {built!r}, not "
                                   f"{model_identity(self._model_spec)[0]!r}; use a new --index folder for another model")
+        built_backend = (m.get("embedding") or {}).get("backend") or "torch"
+        if self._backend_spec is not None and resolve_backend(self._backend_spec) != built_backend:
+            raise IndexStateError(f"index {self.path}/ was built with embedding backend {built_backend!r}, not "
+                                  f"{resolve_backend(self._backend_spec)!r}: another backend gives different vectors; "
+                                  f"use a new --index folder")
+        if self._store_uri and m.get("vector_store") != self._store_uri and m.get("count"):
+            raise IndexStateError(f"index {self.path}/ keeps its vectors in {m.get('vector_store') or 'its folder (FAISS)'}, "
+                                  f"not {self._store_uri}; use a new --index folder for another store")
         chunker = (m.get("chunker") or {}).get("version")
         if chunker != CHUNKER_VERSION:
             raise IndexStateError(f"index {self.path}/ was built with chunker version {chunker!r}, this version of rag "
@@ -154,17 +167,27 @@ class Index:
         self._check(m)
         if self._embedder is None:
             spec = self._model_spec if self._model_spec is not None else m["embedding"]["name"]
-            self._embedder = Embedder(None if spec == DEFAULT_MODEL_NAME else spec)
+            self._embedder = Embedder(None if spec == DEFAULT_MODEL_NAME else spec,
+                                      backend=(m.get("embedding") or {}).get("backend") or "torch")
         self._view = _View(m, loaded.chunks, loaded.vectors, loaded.faiss_index, loaded.lexical,
                            self._embedder, Columns(loaded.chunks))
+        if m.get("vector_store"):
+            from rag.milvus_store import MilvusVectors
+            if self._milvus is None or str(self._milvus.spec_text) != m["vector_store"]:
+                self._milvus = MilvusVectors(m["vector_store"])
+            self._view.milvus = self._milvus
 
     def _install_empty(self) -> None:
         from rag.chunker import CHUNKER_VERSION
-        self._embedder = Embedder(self._model_spec)
+        self._embedder = Embedder(self._model_spec, backend=self._backend_spec)
         m = {"format": FORMAT_VERSION, "generation": 0,
-             "embedding": {"name": self._embedder.name, "dim": None},
+             "embedding": {"name": self._embedder.name, "dim": None, "backend": self._embedder.backend},
              "chunker": {"version": CHUNKER_VERSION}, "lexical": {"tokenizer": TOKENIZER_VERSION},
              "count": 0, "files": {}}
+        if self._store_uri:
+            from rag.milvus_store import MilvusVectors
+            self._milvus = MilvusVectors(self._store_uri)   # checks the URI now
+            m["vector_store"] = self._store_uri
         from rag.lexical import Lexical
         self._view = _View(m, [], np.zeros((0, 1), np.float32), make_faiss_index(np.zeros((0, 1), np.float32)),
                            Lexical(None, 0), self._embedder, Columns([]))
@@ -372,7 +395,10 @@ class Index:
                 done_chunks += cs
                 pending += [k for k in (_content_key(c) for c in cs) if k in todo and k not in fresh]
                 last = n == len(entries) - 1
-                if not last and len(pending) < checkpoint:
+                # a fixed interval when RAG_CHECKPOINT_CHUNKS is set, else growing with the index
+                # (each checkpoint rewrites everything so far: a fixed interval would be quadratic)
+                every = checkpoint if "RAG_CHECKPOINT_CHUNKS" in os.environ else max(checkpoint, len(done_chunks) // 4)
+                if not last and len(pending) < every:
                     continue
                 pending = list(dict.fromkeys(pending))
                 for i in range(0, len(pending), EMBED_BATCH):
@@ -384,15 +410,25 @@ class Index:
                 # Commit: a checkpoint every `checkpoint` embedded chunks, so a killed ingest keeps its work.
                 vectors = self._assemble(view, base_vectors, done_chunks[len(base_chunks):], known, fresh)
                 manifest = dict(view.manifest, files=dict(done_files))
-                manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1])}
-                self._install(self.store.write(manifest, done_chunks, vectors, [lexical_text(c) for c in done_chunks]))
+                manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1]),
+                                         "backend": self._embedder.backend}
+                previous = self._view.faiss_index if self._view.manifest.get("generation") else None
+                self._install(self.store.write(manifest, done_chunks, vectors, [lexical_text(c) for c in done_chunks],
+                                               previous_faiss=previous))
+                self._sync_vector_store()
             if not entries:  # removals only
                 vectors = self._assemble(view, base_vectors, [], known, fresh)
                 manifest = dict(view.manifest, files=dict(files))
                 self._install(self.store.write(manifest, base_chunks, vectors, [lexical_text(c) for c in base_chunks]))
+                self._sync_vector_store()
         finally:
             bar.close()
         self._finish_report(report, self._view)
+
+    def _sync_vector_store(self) -> None:
+        """Make the Milvus collection (if the index keeps its vectors there) hold this generation's vectors."""
+        if self._milvus is not None and self._view.manifest.get("vector_store"):
+            self._milvus.sync(self._view.chunks, np.asarray(self._view.vectors, dtype=np.float32))
 
     def _assemble(self, view: _View, base_vectors: Optional[np.ndarray], new_chunks: list[Chunk],
                   known: dict[str, int], fresh: dict[str, np.ndarray]) -> np.ndarray:

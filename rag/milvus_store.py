@@ -139,6 +139,7 @@ class MilvusVectors:
 
     def __init__(self, spec: str | StoreURI):
         self.spec = spec if isinstance(spec, StoreURI) else StoreURI.parse(spec)
+        self.spec_text = str(spec)
         self._client = None
         self.dim: Optional[int] = None
 
@@ -250,3 +251,12 @@ class MilvusVectors:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def dense_ranking(view, qvec: np.ndarray, filters, n: int) -> list[tuple[int, float]]:
+    """(row, score) best first from the view's Milvus collection (rag.retrieve's dense ranking)."""
+    rows = getattr(view, "row_of", None)
+    if rows is None:
+        rows = view.row_of = {c.chunk_id: i for i, c in enumerate(view.chunks)}
+    expr = filter_expression(view.columns, filters)
+    return [(rows[cid], s) for cid, s in view.milvus.search(qvec, n, expr)[0] if cid in rows]

@@ -173,17 +173,10 @@ def fold_questions(ranked: list[tuple[int, float]], cols: Columns, allowed_mask:
 
 
 def dense_ranking(faiss_index, qvec: np.ndarray, allowed: Optional[np.ndarray], n: int,
-                  selector=None) -> list[tuple[int, float]]:
-    import faiss
-    total = faiss_index.ntotal if allowed is None else len(allowed)
-    n = min(n, total)
-    if n <= 0:
-        return []
-    if allowed is None:
-        scores, ids = faiss_index.search(qvec, n)
-    else:
-        params = faiss.SearchParameters(sel=selector)
-        scores, ids = faiss_index.search(qvec, n, params=params)
+                  selector=None, vectors=None) -> list[tuple[int, float]]:
+    """rag.ann.search: exact or HNSW (efSearch >= n); a narrow filter is searched exactly over its rows."""
+    from rag import ann
+    scores, ids = ann.search(faiss_index, qvec, n, allowed=allowed, vectors=vectors, selector=selector)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
@@ -251,7 +244,11 @@ def search(view, query: str, k: int = 5, mode: str = "hybrid", filters: Optional
     while True:
         rankings = []
         if qvec is not None:
-            rankings.append(dense_ranking(view.faiss_index, qvec, allowed, n, selector))
+            if getattr(view, "milvus", None) is not None:   # vectors in Milvus (rag.milvus_store)
+                from rag.milvus_store import dense_ranking as milvus_ranking
+                rankings.append(milvus_ranking(view, qvec, filters, n))
+            else:
+                rankings.append(dense_ranking(view.faiss_index, qvec, allowed, n, selector, view.vectors))
         if bm25_scores is not None:
             rankings.append(bm25_ranking(bm25_scores, allowed, n))
         ranked = rankings[0] if mode != "hybrid" else rrf(rankings, weights=(1.0, BM25_WEIGHT))

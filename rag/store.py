@@ -44,18 +44,12 @@ _GEN_FILE = re.compile(r"^(chunks|vectors|faiss|bm25)\.(\d+)(\.jsonl|\.npy|\.ind
 LOCK_TIMEOUT_S = float(os.environ.get("RAG_LOCK_TIMEOUT", "600"))
 
 
-def make_faiss_index(vectors: np.ndarray):
-    """The FAISS index for these unit vectors (ids = row numbers).
-
-    Exact inner-product search (IndexFlatIP). The single place to choose an
-    approximate index (HNSW/IVF) above some size: whatever is returned must
-    accept `search(x, k, params=faiss.SearchParameters(sel=...))`.
-    """
-    import faiss
-    index = faiss.IndexFlatIP(int(vectors.shape[1]))
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+def make_faiss_index(vectors: np.ndarray, previous=None):
+    """The FAISS index for these unit vectors (ids = row numbers): rag.ann chooses exact
+    IndexFlatIP or, above a size threshold, HNSW; with `previous` (the last generation's index)
+    rows that only append are added to a copy of it instead of rebuilding."""
+    from rag.ann import make_faiss_index as make
+    return make(vectors, previous=previous)
 
 
 @dataclass
@@ -195,17 +189,17 @@ class Store:
 
     # -- writing --------------------------------------------------------------
     def write(self, manifest: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
-              lexical_texts: list[str]) -> Loaded:
+              lexical_texts: list[str], previous_faiss=None) -> Loaded:
         """Write a new generation and switch the manifest to it. Call with the lock held.
 
         Any failure before the switch leaves the previous generation in force (and its files untouched)."""
         try:
-            return self._write(manifest, chunks, vectors, lexical_texts)
+            return self._write(manifest, chunks, vectors, lexical_texts, previous_faiss)
         except OSError as e:
             raise IndexStateError(f"could not write the index in {self.folder}/ ({e.strerror or e}); "
                                   f"the previous index is unchanged") from e
 
-    def _write(self, manifest, chunks, vectors, lexical_texts) -> Loaded:
+    def _write(self, manifest, chunks, vectors, lexical_texts, previous_faiss=None) -> Loaded:
         import faiss
         self.folder.mkdir(parents=True, exist_ok=True)
         g = int(manifest.get("generation", 0)) + 1
@@ -226,7 +220,7 @@ class Store:
             np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
         written.append(p)
         p = self.folder / names["faiss"]
-        faiss_index = make_faiss_index(vectors)
+        faiss_index = make_faiss_index(vectors, previous=previous_faiss)
         faiss.write_index(faiss_index, str(p))
         written.append(p)
         lexical = Lexical.build(lexical_texts)
