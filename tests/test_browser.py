@@ -184,7 +184,11 @@ def test_upload_then_retrieve_and_markup_stays_text(page, server, tmp_path):
     empty.write_text("")
     page.get_by_role("tab", name="Add transcripts").click()
     page.locator("#upload input[type=file]").set_input_files([str(good), str(empty)])
-    page.wait_for_timeout(1500)
+    # both files listed in the component: their upload to the server has finished
+    # (a finished upload is listed with its size and a download arrow)
+    page.wait_for_function("""() => { const t = document.querySelector('#upload').innerText;
+        return t.includes('zanzibar_briefing') && t.includes('empty') && (t.match(/⇣/g) || []).length === 2; }""",
+                           timeout=60_000)
     page.locator("#add-button").click()
     report = page.locator("#upload-report")
     report.get_by_text("Skipped").wait_for(timeout=ANSWER_TIMEOUT_MS)
