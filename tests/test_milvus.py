@@ -104,3 +104,34 @@ def test_sync_inserts_and_deletes(sample, tmp_path):
     finally:
         s.drop()
         s.close()
+
+
+def test_index_with_milvus_lite_store_same_results_and_filters(sample_dir, sample_index, sample, tmp_path):
+    import shutil
+    from rag import Index
+    from rag.errors import IndexStateError
+    _, _, questions, _ = sample
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_dir, corpus)
+    uri = f"milvus-lite://{tmp_path}/vectors.db"
+    idx = Index.build([corpus], path=tmp_path / "index", store=uri, progress=False)
+    assert idx.manifest["vector_store"] == uri and idx._view.milvus.count() == len(idx)
+    reopened = Index.open(tmp_path / "index")
+    assert reopened._view.milvus is not None
+    for q in questions[:20]:
+        for mode in ("dense", "hybrid"):
+            got = [h.text for h in reopened.search(q, k=5, mode=mode)]
+            want = [h.text for h in sample_index.search(q, k=5, mode=mode)]
+            assert set(got) == set(want), (q, mode)
+    dated = sorted(c.date for c in reopened.chunks if c.date and c.role == "official")
+    since = dated[len(dated) // 2]
+    for mode in ("dense", "hybrid"):
+        hits = reopened.search("vaccines", k=5, mode=mode, speaker="official", date_from=since)
+        want = sample_index.search("vaccines", k=5, mode=mode, speaker="official", date_from=since)
+        assert len(hits) == 5 and all(h.role == "official" and h.date >= since for h in hits)
+        assert {h.text for h in hits} == {h.text for h in want}
+    first = sorted(corpus.iterdir())[0]
+    reopened.remove([first])
+    assert reopened._view.milvus.count() == len(reopened) and all(h.path != str(first) for h in reopened.search("the", k=10))
+    with pytest.raises(IndexStateError, match="store"):
+        Index.build([corpus], path=tmp_path / "index", store=f"milvus-lite://{tmp_path}/other.db", progress=False)

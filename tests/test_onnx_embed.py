@@ -104,3 +104,22 @@ def test_folder_without_model_is_a_clear_error(tmp_path):
     from rag.errors import RagError
     with pytest.raises(RagError, match="no config.json"):
         export_onnx(tmp_path, quantized=False)
+
+
+def test_index_records_its_backend_and_refuses_another(sample_dir, sample_index, tmp_path, questions):
+    from rag import Index
+    from rag.errors import IndexStateError
+    idx = Index.build([sample_dir], path=tmp_path / "int8", backend="onnx-int8", progress=False)
+    assert idx.manifest["embedding"]["backend"] == "onnx-int8"
+    with pytest.raises(IndexStateError, match="backend"):
+        Index.open(tmp_path / "int8", backend="torch")
+    reopened = Index.open(tmp_path / "int8")                       # follows the manifest
+    assert reopened.embedder.backend == "onnx-int8"
+    overlap = []
+    for q in questions[:25]:
+        a = {h.chunk_id for h in reopened.search(q, k=5, mode="dense")}
+        b = {h.chunk_id for h in sample_index.search(q, k=5, mode="dense")}
+        overlap.append(len(a & b) / 5)
+    print(f"Index dense top-5 overlap int8 vs torch: {np.mean(overlap):.3f}")
+    assert np.mean(overlap) >= 0.7
+    assert Index.open(sample_index.path).embedder.backend == "torch"
