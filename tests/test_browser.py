@@ -123,9 +123,10 @@ def ask(pg, question: str):
     pg.evaluate("""() => { window.__streamed = false;
         new MutationObserver(() => { if (document.querySelector('#chat').innerText.includes('▌')) window.__streamed = true; })
           .observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true}); }""")
+    # unmark the previous panel: the server's next final panel carries the class again
+    pg.evaluate("() => document.querySelectorAll('#sources .sources').forEach(e => e.classList.remove('final'))")
     pg.locator("#question textarea").fill(question)
     pg.locator("#ask-button").click()
-    pg.wait_for_function("() => document.querySelector('#sources').innerText.includes('Searching')", timeout=30_000)
     pg.wait_for_selector("#sources .sources.final", timeout=ANSWER_TIMEOUT_MS)
     pg.wait_for_function("() => !document.querySelector('#chat').innerText.includes('▌')", timeout=30_000)
 
