@@ -3,9 +3,9 @@
 Templates are plain text files in `prompts/` (next to the `rag` package) with `{name}` fields
 filled by `str.format`. A passage is shown to the model as
 
-    [2] SECRETARY BLINKEN (official), in "Secretary Blinken at Reuters NEXT", 2021-12-03:
+    Passage [2], words of SECRETARY BLINKEN, Secretary Blinken at Reuters NEXT, 2021-12-03:
     (Asked by a reporter; the reporter's words, not the speaker's: "...")
-    "the speaker's words"
+    the speaker's words
 
 so the reporter's question, when given as context, is marked as the reporter's words.
 Set RAG_PROMPTS_DIR to use another folder of templates.

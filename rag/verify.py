@@ -293,7 +293,10 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
     if cover < COVER_MIN:
         absent = [w for w in cw if _stem(w) not in view.vocab_stems]
         return Support(False, f"words not in [{view.n}]: {', '.join(absent[:5])}", sim, best, cover)
-    if _negated(sentence) != _negated(view.sentence(best)):
+    mine = {_stem(w) for w in content_words(sentence)}
+    close = [i for i in range(len(view.spans)) if float(sims[i]) >= float(sims[best]) - 0.25
+             or len(mine & {_stem(w) for w in content_words(view.sentence(i))}) >= min(2, len(content_words(view.sentence(i))))]
+    if any(_negated(sentence) != _negated(view.sentence(i)) for i in close):
         return Support(False, f"[{view.n}] says the opposite (negation differs)", sim, best, cover)
     why = check_attribution(sentence, view.hit)
     if why:
