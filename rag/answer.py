@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -32,11 +32,20 @@ from rag.records import Answer, Citation, Hit
 from rag.verify import (STOP, PassageView, _stem, content_words, names, prepare, split_sentences, supporting, verify,
                         words)
 
-# Abstention gate, calibrated on the bundled sample (eval/bench_answer.py --calibrate): 19 questions it
-# answers vs 15 topics it never mentions. All three must hold to answer:
-RELEVANCE_MIN = 0.45      # best evidence score (cosine + topic words) of an official's sentence
-COVERAGE_MIN = 0.7        # share of the question's topic words found in the passages (or the questions they answer)
-# ... and every name in the question (capitalised word) occurs in the passages, their titles or speakers.
+# Abstention gate. Calibrated at 06:30 UTC on eval/gold_sample.jsonl (72 answerable, 13 absent items,
+# retrieval + gate only; /tmp script reproduced in eval/bench_answer.py --calibrate): 9 answerable
+# items abstain, 0 absent items are answered. To answer, all must hold:
+RELEVANCE_MIN = 0.43      # best evidence score (cosine + topic words) of an official's sentence
+COVERAGE_MIN = 0.3        # share of the question's topic words found in the passages (or the questions they answer)
+# ... no name in the question is unknown to the whole index (Khashoggi, Xinjiang, Haiti: the index never
+# mentions them), after mapping a capital used for its government ("Beijing" -> china) and ignoring months;
+# ... and when a name is missing from the retrieved passages themselves, the evidence must be strong:
+NAMES_MISSING_RELEVANCE = 0.58
+ALIASES = {"washington": "u.s", "beijing": "china", "moscow": "russia", "kremlin": "russia", "pyongyang": "korea",
+           "kyiv": "ukraine", "kiev": "ukraine", "taipei": "taiwan", "tehran": "iran", "tokyo": "japan",
+           "seoul": "korea", "havana": "cuba", "minsk": "belarus", "ankara": "turkey", "delhi": "india"}
+MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"}
 EVIDENCE_MARGIN = 0.15    # digest keeps passages scoring within this of the best one
 EVIDENCE_FLOOR = 0.40     # ... and never below this
 LEXICAL_WEIGHT = 0.15     # weight of the share of topic words found in a sentence
@@ -142,36 +151,68 @@ def topic_words(question: str) -> list[str]:
     return content_words(m.group(1) if m else question) or content_words(question)
 
 
+def _vocabulary(hits) -> set[str]:
+    vocab: set[str] = set()
+    for h in hits:
+        vocab |= set(words(" ".join(x for x in (h.text, h.question, h.speaker, h.title) if x)))
+    return vocab
+
+
+def _absent_names(question: str, vocab: set[str]) -> list[str]:
+    out = []
+    for n in names(question):
+        if n in MONTHS or n in vocab or all(p in vocab for p in n.split("-")):
+            continue
+        if n in ALIASES and ALIASES[n] in vocab:
+            continue
+        out.append(n)
+    return sorted(out)
+
+
+_INDEX_VOCAB: dict[tuple, set[str]] = {}
+
+
+def index_vocabulary(index) -> set[str]:
+    """Every word of the index (speaker words, questions, speakers, titles), computed once per index state."""
+    chunks = getattr(index, "chunks", None) or []
+    key = (id(index), len(chunks), chunks[-1].chunk_id if chunks else "")
+    if key not in _INDEX_VOCAB:
+        _INDEX_VOCAB.clear()
+        _INDEX_VOCAB[key] = _vocabulary(chunks)
+    return _INDEX_VOCAB[key]
+
+
 def coverage(question: str, passages: Sequence[Hit]) -> tuple[float, list[str]]:
     """(share of topic words found, names of the question found nowhere) in the passages.
 
     The question a passage answers counts here (it tells what the passage is about), never as support.
     """
-    vocab: set[str] = set()
-    for h in passages:
-        vocab |= set(words(" ".join(x for x in (h.text, h.question, h.speaker, h.title) if x)))
+    vocab = _vocabulary(passages)
     stems = {_stem(w) for w in vocab}
     tw = topic_words(question)
     share = sum(_stem(w) in stems for w in tw) / len(tw) if tw else 0.0
-    missing = sorted(n for n in names(question) if n not in vocab and not all(p in vocab for p in n.split("-")))
-    return share, missing
+    return share, _absent_names(question, vocab)
 
 
 @dataclass
 class Gate:
     relevance: float          # best evidence score
     coverage: float           # share of topic words found
-    missing: list[str]        # names of the question found nowhere
+    missing: list[str]        # names of the question found in none of the passages
+    unknown: list[str] = field(default_factory=list)   # names of the question found nowhere in the index
 
     @property
     def ok(self) -> bool:
-        return self.relevance >= RELEVANCE_MIN and self.coverage >= COVERAGE_MIN and not self.missing
+        if self.unknown or self.relevance < RELEVANCE_MIN or self.coverage < COVERAGE_MIN:
+            return False
+        return not self.missing or self.relevance >= NAMES_MISSING_RELEVANCE
 
 
-def gate(question: str, passages: Sequence[Hit], evidence: list[Evidence]) -> Gate:
+def gate(question: str, passages: Sequence[Hit], evidence: list[Evidence], index=None) -> Gate:
     """Whether the passages cover the question well enough to answer (else: abstain)."""
     share, missing = coverage(question, passages)
-    return Gate(evidence[0].score if evidence else 0.0, share, missing)
+    unknown = _absent_names(question, index_vocabulary(index)) if index is not None else []
+    return Gate(evidence[0].score if evidence else 0.0, share, missing, unknown)
 
 
 def select_digest(evidence: list[Evidence]) -> list[Evidence]:
@@ -361,7 +402,7 @@ def ask_stream(index, question: str, history=None, k: int = 5, model=None, **fil
     timings["retrieve_s"] = round(time.perf_counter() - t, 3)
     yield {"type": "passages", "passages": passages, "search_query": search_query}
 
-    if not gate(search_query, passages, evidence).ok:
+    if not gate(search_query, passages, evidence, index).ok:
         text = prompting.template("abstain")
         yield {"type": "token", "text": text}
         timings["total_s"] = round(time.perf_counter() - t0, 3)
