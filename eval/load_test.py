@@ -92,14 +92,14 @@ def message_text(m) -> str:
 def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_timeout: float, total_timeout: float,
         index=None, k: int = 5, log=print, expected: dict | None = None) -> dict:
     """Send `qs` from `clients` sessions. `expected`: question -> a piece of HTML the sources panel of that question
-    must contain (computed here from `index` in retrieval-only mode: the escaped start of its top passage);
+    must contain (computed here from `index` in retrieval-only mode: the chunk id of its top passage, which each card carries as data-chunk);
     a panel without it counts as cross-talk."""
     from gradio_client import Client
     from ui import render
 
     expected = dict(expected or {})
     if index is not None and retrieval_only and not expected:
-        expected = {q: render.esc(index.search(q, k=k)[0].text[:50]) for q in set(qs)}
+        expected = {q: f'data-chunk="{render.esc(index.search(q, k=k)[0].chunk_id)}"' for q in set(qs)}
     shares = [qs[i::clients] for i in range(clients)]
     results: list[dict] = []
     lock = threading.Lock()

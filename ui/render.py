@@ -145,7 +145,7 @@ def _question(hit: Optional[Hit]) -> str:
 
 def citation_card(c: Citation, hit: Optional[Hit]) -> str:
     body = highlight(hit.text, c.quote) if hit is not None else f"<mark>{esc(c.quote)}</mark>"
-    return (f'<div class="src-card" id="src-{int(c.n)}">'
+    return (f'<div class="src-card" id="src-{int(c.n)}" data-chunk="{esc(c.chunk_id)}">'
             f'<div class="src-n">[{int(c.n)}]</div><div class="src-body">'
             f'{_speaker(c.speaker, hit.role if hit else None)}'
             f'{_meta(c.title, c.source_url, c.date, hit.publisher if hit else None, hit.kind if hit else None)}'
@@ -153,7 +153,8 @@ def citation_card(c: Citation, hit: Optional[Hit]) -> str:
 
 
 def hit_card(h: Hit, label: str) -> str:
-    return (f'<div class="src-card"><div class="src-n">{esc(label)}</div><div class="src-body">'
+    return (f'<div class="src-card" data-chunk="{esc(h.chunk_id)}"><div class="src-n">{esc(label)}</div>'
+            f'<div class="src-body">'
             f'{_speaker(h.speaker, h.role)}{_meta(h.title, h.source_url, h.date, h.publisher, h.kind)}'
             f'{_question(h)}<div class="src-quote">{esc(_clip(h.text, 2 * CONTEXT_CHARS))}</div>'
             f'</div></div>')
