@@ -51,14 +51,7 @@ def _content_key(c: Chunk) -> str:
 
 def _fingerprint(path: Path) -> str:
     from rag import ingest
-    fp = getattr(ingest, "fingerprint", None)
-    if fp is not None:
-        return fp(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return ingest.fingerprint(path)
 
 
 def _key(path: PathLike) -> str:
