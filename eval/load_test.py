@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ERROR_MARKS = ("Something went wrong", "Could not answer", "The index is not available")
+RETRIEVAL_ONLY_MARK = "retrieval only, no generated answer"   # ui.app.hits_markdown's heading
 
 
 def questions(n: int) -> list[str]:
@@ -122,7 +123,11 @@ def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_tim
                 continue
             t0 = time.perf_counter()
             try:
-                job = client.submit(q, [], [], "any", "any", "any", "", "", retrieval_only, api_name="/ask")
+                # keyword arguments: the endpoint's parameters are named (message, chat, speaker, publisher,
+                # kind, date_from, date_to, retrieval_only); session state (history) is not one of them, and
+                # a positional list one slot too long silently dropped the retrieval-only switch before.
+                job = client.submit(message=q, chat=[], speaker="any", publisher="any", kind="any", date_from="",
+                                    date_to="", retrieval_only=retrieval_only, api_name="/ask")
                 out = job.result(timeout=request_timeout)
                 out = list(out) if isinstance(out, (list, tuple)) else [out]
                 chat = out[0]   # the chat; the sources panel is the HTML output (history is session state)
@@ -134,6 +139,8 @@ def run(url: str, qs: list[str], clients: int, retrieval_only: bool, request_tim
                     rec["error"] = f"cross-talk: the chat holds {user!r}, not this client's question"
                 elif not reply or any(mark in reply for mark in ERROR_MARKS):
                     rec["error"] = f"error reply: {reply[:200]!r}"
+                elif retrieval_only != (RETRIEVAL_ONLY_MARK in reply):
+                    rec["error"] = f"wrong path: retrieval_only={retrieval_only} but the reply is {reply[:120]!r}"
                 else:
                     # reported, not counted as an error: the app's panel may differ from a direct top-1 search
                     # (one hit per turn, answered-question folding); an unexplained difference needs a look

@@ -34,7 +34,7 @@ def test_16_retrieval_questions_from_8_clients(app):
                         total_timeout=900, index=index, log=lambda s: None)
     print(res)
     assert res["completed"] == 16 and res["errors"] == 0, res["error_samples"]
-    assert res["sources_mismatch"] <= 4, res  # see eval/load_test.py: panel vs direct top-1 search
+    assert res["sources_mismatch"] == 0, res  # the panel holds the direct search's top passage (by chunk id)
 
 
 def test_searches_from_many_threads_match_a_single_thread(sample_index):
