@@ -169,17 +169,15 @@ def _absent_names(question: str, vocab: set[str]) -> list[str]:
     return sorted(out)
 
 
-_INDEX_VOCAB: dict[tuple, set[str]] = {}
+class _IndexWords:
+    """`word in _IndexWords(index)`: whether the whole index mentions the word (`Index.mentions`: a lookup in
+    its BM25 vocabulary and titles, not a scan of 200,000 passages on the first question)."""
 
+    def __init__(self, index):
+        self.index = index
 
-def index_vocabulary(index) -> set[str]:
-    """Every word of the index (speaker words, questions, speakers, titles), computed once per index state."""
-    chunks = getattr(index, "chunks", None) or []
-    key = (id(index), len(chunks), chunks[-1].chunk_id if chunks else "")
-    if key not in _INDEX_VOCAB:
-        _INDEX_VOCAB.clear()
-        _INDEX_VOCAB[key] = _vocabulary(chunks)
-    return _INDEX_VOCAB[key]
+    def __contains__(self, word: str) -> bool:
+        return self.index.mentions(word)
 
 
 def coverage(question: str, passages: Sequence[Hit]) -> tuple[float, list[str]]:
@@ -211,7 +209,7 @@ class Gate:
 def gate(question: str, passages: Sequence[Hit], evidence: list[Evidence], index=None) -> Gate:
     """Whether the passages cover the question well enough to answer (else: abstain)."""
     share, missing = coverage(question, passages)
-    unknown = _absent_names(question, index_vocabulary(index)) if index is not None else []
+    unknown = _absent_names(question, _IndexWords(index)) if index is not None else []
     return Gate(evidence[0].score if evidence else 0.0, share, missing, unknown)
 
 
@@ -411,7 +409,15 @@ def ask_stream(index, question: str, history=None, k: int = 5, model=None, **fil
                                                   search_query)}
         return
 
+    # 1. The attributed digest first: verbatim quotes, known before the model runs, so the reader has
+    #    checked text within a second of asking (the model adds at most a short summary after it).
     digest = select_digest(evidence)
+    items = [(e.n, views[e.n - 1].hit, views[e.n - 1].hit.text[e.start:e.end]) for e in digest]
+    text = prompting.template("digest_header") + "\n" + "\n".join(digest_lines(items))
+    timings["first_text_s"] = round(time.perf_counter() - t0, 3)
+    yield {"type": "token", "text": text}
+
+    # 2. The model's summary: each sentence shown only once it has passed the check against the passages.
     llm = get_llm()
     yield {"type": "status", "text": "writing"}
     messages = prompting.answer_messages(
@@ -446,9 +452,9 @@ def ask_stream(index, question: str, history=None, k: int = 5, model=None, **fil
                 for c in checked.checks:
                     for n, q in c.quotes.items():
                         lead_quotes.setdefault(n, []).append(q)
-                piece_text = ("" if not lead else " ") + checked.text
+                piece_text = (" " if lead else "\n\n" + prompting.template("summary_header") + "\n") + checked.text
                 lead.append(checked.text)
-                timings.setdefault("first_text_s", round(time.perf_counter() - t0, 3))
+                text += piece_text
                 yield {"type": "token", "text": piece_text}
             if len(lead) >= MAX_LEAD or seen >= MAX_SENTENCES:
                 break
@@ -456,21 +462,12 @@ def ask_stream(index, question: str, history=None, k: int = 5, model=None, **fil
         stream.close()
     timings["generate_s"] = round(time.perf_counter() - tg, 3)
 
-    # the digest: every passage the digest or the lead cites, with the speaker's verbatim words
-    by_n = {e.n: e for e in digest}
-    items = []
-    ns = [e.n for e in digest] + [n for n in lead_quotes if n not in by_n]
-    for n in ns:
+    # each citation's quote: the verbatim span holding the digest's words and the summary's checked words
+    quote_of = {}
+    for n in dict.fromkeys([e.n for e in digest] + list(lead_quotes)):
         hit = passages[n - 1]
-        qs = ([hit.text[by_n[n].start:by_n[n].end]] if n in by_n else []) + lead_quotes.get(n, [])
-        items.append((n, hit, _span(hit.text, qs)))
-    quote_of = {n: q for n, _, q in items}
-    lines = digest_lines(items)
-    head = prompting.template("digest_header")
-    tail = ("\n\n" if lead else "") + head + "\n" + "\n".join(lines)
-    timings.setdefault("first_text_s", round(time.perf_counter() - t0, 3))
-    yield {"type": "token", "text": tail}
-    text = " ".join(lead) + tail
+        e = next((e for e in digest if e.n == n), None)
+        quote_of[n] = _span(hit.text, ([hit.text[e.start:e.end]] if e else []) + lead_quotes.get(n, []))
 
     citations = []
     for n in sorted(_cited(text)):

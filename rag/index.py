@@ -94,6 +94,7 @@ class _View:
     lexical: Any
     embedder: Embedder
     columns: Columns
+    title_words: Optional[set] = None   # words of the briefing titles, made on first use (Index.mentions)
 
 
 class Index:
@@ -228,6 +229,17 @@ class Index:
     def documents(self) -> list[dict[str, Any]]:
         """One entry per indexed file: path, fingerprint, doc_id, title, chunk_ids, duplicate_of."""
         return [dict(v, key=k) for k, v in self._view.manifest["files"].items()]
+
+    def mentions(self, word: str) -> bool:
+        """Whether the index holds `word` anywhere: in a passage, a question, a speaker label (BM25's stemmed
+        vocabulary) or a briefing title. Costs a dictionary lookup, at any index size."""
+        view = self._view
+        if view.lexical.knows(word):
+            return True
+        if view.title_words is None:
+            from rag.verify import words
+            view.title_words = {w for d in view.manifest["files"].values() for w in words(d.get("title") or "")}
+        return word.lower() in view.title_words
 
     def __len__(self) -> int:
         return len(self._view.chunks)

@@ -72,6 +72,12 @@ class Lexical:
         bm25 = bm25s.BM25.load(str(folder), allow_pickle=False, load_corpus=False)
         return cls(bm25, n)
 
+    def knows(self, word: str) -> bool:
+        """Whether `word` (stemmed as BM25 indexes it) occurs in any row; a stop word alone counts as known."""
+        if self._bm25 is None:
+            return False
+        return all(t in self._bm25.vocab_dict for t in tokenize(word))
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for `query` (0 where no query word occurs)."""
         if self._bm25 is None:

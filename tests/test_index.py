@@ -284,3 +284,12 @@ def test_an_open_index_picks_up_another_writers_commit(index_copy):
     assert len(reader) == n                      # a reader keeps its consistent view ...
     assert reader.refresh() is True              # ... until it asks for the new one
     assert len(reader) == len(writer) < n and reader.refresh() is False
+
+
+def test_mentions_looks_words_up_in_passages_speakers_and_titles(sample_index):
+    """The abstention gate asks whether the whole index ever mentions a name; it must not scan every passage."""
+    assert sample_index.mentions("Minsk") and sample_index.mentions("sanctions")   # passage words, any inflection
+    assert sample_index.mentions("Blinken")                                       # a speaker label
+    assert sample_index.mentions("Interview") and not sample_index._view.lexical.knows("interview")  # a title only
+    for absent in ("Khashoggi", "Haiti", "Xinjiang"):
+        assert not sample_index.mentions(absent)
