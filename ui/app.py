@@ -116,7 +116,7 @@ def hits_markdown(hits) -> str:
     return "\n".join(lines)
 
 
-STATUS_TEXT = {"searching": "Searching the briefings…", "writing": "Writing the answer…",
+STATUS_TEXT = {"searching": "Searching the briefings…", "writing": "Writing a short summary…",
                "checking": "Checking the answer against the passages…"}
 
 
@@ -184,8 +184,9 @@ def build_app(index, *, status: str = "", upload_dir: Optional[str | os.PathLike
                     text += value
                     chat[-1] = _assistant(render.chat_text(text) + " ▌")
                     yield chat, history, gr.skip(), ""
-                elif kind_ == "status" and not text:
-                    chat[-1] = _assistant(f"*{render.chat_text(value)}*")
+                elif kind_ == "status":   # before any text, or under the digest while the model writes
+                    shown = render.chat_text(text) + "\n\n" if text else ""
+                    chat[-1] = _assistant(f"{shown}*{render.chat_text(value)}*")
                     yield chat, history, gr.skip(), ""
                 elif kind_ == "passages":
                     yield chat, history, render.render_hits(value, heading="Retrieved passages (writing the answer…)", pending=True), ""
