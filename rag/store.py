@@ -52,6 +52,10 @@ def make_faiss_index(vectors: np.ndarray, previous=None):
     return make(vectors, previous=previous)
 
 
+# chunk fields repeated across the chunks of one briefing or turn: loaded as one shared string each
+SHARED_FIELDS = ("doc_id", "path", "title", "date", "source_url", "publisher", "kind", "speaker", "role", "question",
+                 "question_speaker")
+
 @dataclass
 class Loaded:
     """One generation of the index, read from disk and checked."""
@@ -176,9 +180,15 @@ class Store:
         data = m["data"]
         n = int(m["count"])
         chunks = []
+        shared: dict[str, str] = {}   # one string object per distinct title, path, question ... (~50 chunks share each)
         with open(self.folder / data["chunks"], encoding="utf-8") as f:
             for line in f:
-                chunks.append(Chunk.from_dict(json.loads(line)))
+                d = json.loads(line)
+                for key in SHARED_FIELDS:
+                    v = d.get(key)
+                    if isinstance(v, str):
+                        d[key] = shared.setdefault(v, v)
+                chunks.append(Chunk.from_dict(d))
         vectors = np.load(self.folder / data["vectors"], mmap_mode="r", allow_pickle=False)
         faiss_index = faiss.read_index(str(self.folder / data["faiss"]))
         lexical = Lexical.load(self.folder / data["bm25"], n)
