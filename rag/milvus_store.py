@@ -253,10 +253,15 @@ class MilvusVectors:
             self._client = None
 
 
-def dense_ranking(view, qvec: np.ndarray, filters, n: int) -> list[tuple[int, float]]:
-    """(row, score) best first from the view's Milvus collection (rag.retrieve's dense ranking)."""
+def dense_ranking(view, qvec: np.ndarray, filters, n: int, period: Optional[tuple[str, str]] = None
+                  ) -> list[tuple[int, float]]:
+    """(row, score) best first from the view's Milvus collection (rag.retrieve's dense ranking).
+    `period`: (first, last) ISO dates; keep only chunks dated within it or undated (Columns.in_period)."""
     rows = getattr(view, "row_of", None)
     if rows is None:
         rows = view.row_of = {c.chunk_id: i for i, c in enumerate(view.chunks)}
     expr = filter_expression(view.columns, filters)
+    if period:
+        within = f"(date == 0 or (date >= {_date_int(period[0])} and date <= {_date_int(period[1])}))"
+        expr = f"{expr} and {within}" if expr else within
     return [(rows[cid], s) for cid, s in view.milvus.search(qvec, n, expr)[0] if cid in rows]

@@ -9,6 +9,10 @@ unattributed; plural accepted) selects by role; anything else matches speaker
 labels case-insensitively, either the whole label or whole words inside it
 ("Blinken" matches "SECRETARY BLINKEN"). Publisher and kind match the same way.
 A date filter excludes chunks whose briefing has no date.
+Dates in the question: in hybrid mode, a date the question names ("in June 2021", rag.dates) makes
+the search also rank the chunks of briefings from that period (widened; undated ones included)
+and fuse those rankings in too: briefings of the period rise, the others still compete. Not a
+filter, and the dense and bm25 modes stay plain baselines. RAG_DATE_HINTS=0 turns it off.
 
 Scores: cosine similarity (dense), BM25 score (bm25), or the reciprocal rank
 fusion sum (hybrid); comparable within one result list only.
@@ -28,12 +32,14 @@ hit. Every hit carries `role`.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from rag.dates import question_period
 from rag.errors import RagError
 from rag.records import QUESTIONER, ROLES, Chunk, Hit
 
@@ -106,6 +112,8 @@ class Columns:
         self.speaker = np.array([_norm(c.speaker) for c in chunks], dtype=object)
         self.publisher = np.array([_norm(c.publisher) for c in chunks], dtype=object)
         self.kind = np.array([_norm(c.kind) for c in chunks], dtype=object)
+        self.day = np.array([int(c.date.replace("-", "")) if c.date and _ISO.match(c.date) else 0 for c in chunks],
+                            dtype=np.int64)   # 20210614; 0 = no date
         self.turn_key = [(c.doc_id, c.turn) for c in chunks]
         self.answer_rows = _answer_rows(chunks)
 
@@ -137,6 +145,18 @@ class Columns:
             if f.date_to:
                 mask &= np.where(has, self.date <= f.date_to, False).astype(bool)
         return np.flatnonzero(mask).astype(np.int64)
+
+
+    def in_period(self, first: str, last: str, allowed_mask: Optional[np.ndarray]) -> np.ndarray:
+        """Sorted rows dated within [first, last] or undated (their date may match), among the allowed ones."""
+        lo, hi = int(first.replace("-", "")), int(last.replace("-", ""))
+        mask = (self.day == 0) | ((self.day >= lo) & (self.day <= hi))
+        if allowed_mask is not None:
+            mask &= allowed_mask
+        return np.flatnonzero(mask).astype(np.int64)
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _answer_rows(chunks: Sequence[Chunk]) -> dict[int, list[int]]:
@@ -239,6 +259,13 @@ def search(view, query: str, k: int = 5, mode: str = "hybrid", filters: Optional
         allowed_mask[allowed] = True
     qvec = view.embedder.encode_query(query) if mode in ("dense", "hybrid") else None
     bm25_scores = view.lexical.scores(query) if mode in ("bm25", "hybrid") else None
+    period, period_rows = None, None   # the question's period (rag.dates), searched too and fused in (hybrid only)
+    if mode == "hybrid" and not (filters.date_from or filters.date_to) and os.environ.get("RAG_DATE_HINTS", "1") != "0":
+        period = question_period(query)
+        if period:
+            period_rows = cols.in_period(*period, allowed_mask)
+            if not 0 < len(period_rows) < total:
+                period_rows = None   # nothing from that period, or nothing else: no preference to express
 
     n = max(MIN_CANDIDATES, 4 * k)
     while True:
@@ -251,7 +278,17 @@ def search(view, query: str, k: int = 5, mode: str = "hybrid", filters: Optional
                 rankings.append(dense_ranking(view.faiss_index, qvec, allowed, n, selector, view.vectors))
         if bm25_scores is not None:
             rankings.append(bm25_ranking(bm25_scores, allowed, n))
-        ranked = rankings[0] if mode != "hybrid" else rrf(rankings, weights=(1.0, BM25_WEIGHT))
+        weights = (1.0, BM25_WEIGHT)
+        if period_rows is not None:
+            if getattr(view, "milvus", None) is not None:
+                from rag.milvus_store import dense_ranking as milvus_ranking
+                rankings.append(milvus_ranking(view, qvec, filters, n, period=period))
+            else:
+                psel = faiss.IDSelectorBatch(period_rows)
+                rankings.append(dense_ranking(view.faiss_index, qvec, period_rows, n, psel, view.vectors))
+            rankings.append(bm25_ranking(bm25_scores, period_rows, n))
+            weights = (1.0, BM25_WEIGHT, 1.0, BM25_WEIGHT)
+        ranked = rankings[0] if mode != "hybrid" else rrf(rankings, weights=weights)
         ranked = fold_questions(ranked, cols, allowed_mask)
         picked = one_per_turn(ranked, cols.turn_key, k)
         distinct = len({cols.turn_key[r] for r, _ in picked})
