@@ -186,7 +186,8 @@ def bench_search(st, ours, base_vecs, our_vecs, queries, full_size: int, real_co
     from rag import ann
     st_encode = lambda q: (lambda v: v / np.linalg.norm(v))(st.encode([q])[0])   # noqa: E731
     out = {}
-    for label, size in (("sample", len(our_vecs)), ("full", full_size)):
+    sizes = (("sample", len(our_vecs)),) if full_size is None else (("sample", len(our_vecs)), ("full", full_size))
+    for label, size in sizes:
         if label == "full":
             t = time.perf_counter()
             base_rows = synthetic_like(base_vecs, size, seed=1)
@@ -220,11 +221,26 @@ def bench_search(st, ours, base_vecs, our_vecs, queries, full_size: int, real_co
     return out
 
 
-def bench_index_search(index_dir: str, queries: list[str]) -> dict:
+def bench_index_search(index_dir: str, queries: list[str], st=None) -> dict:
+    """Search latency on a real index (dense and hybrid, query embedding included), recall@10 of its FAISS
+    search against exact search over its vectors, and (with `st`) the baseline at the same size:
+    sentence-transformers query embedding + IndexFlatIP over the same vectors."""
+    import faiss
     from rag import Index, ann
     idx = Index.open(index_dir)
     idx.search(queries[0])
     out = {"rows": len(idx)}
+    if st is not None:
+        flat = faiss.IndexFlatIP(idx._view.vectors.shape[1])
+        flat.add(np.ascontiguousarray(idx._view.vectors, dtype=np.float32))
+        st_encode = lambda q: (lambda v: v / np.linalg.norm(v))(st.encode([q])[0])   # noqa: E731
+        for q in queries[:5]:
+            st_encode(q)
+        lat, _ = time_search(st_encode, flat, queries)
+        out["baseline"] = (1000 * _pct(lat, 50), 1000 * _pct(lat, 95))
+        print(f"baseline at {len(idx):,} rows (ST query + IndexFlatIP over the same vectors): p50 {out['baseline'][0]:.1f} ms, "
+              f"p95 {out['baseline'][1]:.1f} ms over {len(queries)} queries")
+        del flat
     for mode in ("dense", "hybrid"):
         lat = []
         for q in queries:
@@ -233,7 +249,8 @@ def bench_index_search(index_dir: str, queries: list[str]) -> dict:
             lat.append(time.perf_counter() - t)
         out[mode] = (1000 * _pct(lat, 50), 1000 * _pct(lat, 95))
         print(f"index {index_dir} ({len(idx):,} chunks, {type(idx._view.faiss_index).__name__}): "
-              f"{mode} search p50 {out[mode][0]:.1f} ms, p95 {out[mode][1]:.1f} ms over {len(queries)} queries")
+              f"{mode} search p50 {out[mode][0]:.1f} ms, p95 {out[mode][1]:.1f} ms over {len(queries)} queries"
+              + (f" | p95 ratio ours/baseline {out[mode][1] / out['baseline'][1]:.2f}" if "baseline" in out else ""))
     vecs = np.asarray(idx._view.vectors, dtype=np.float32)
     qv = idx.embedder.encode(queries)
     _, exact = ann.exact_search(vecs, qv, 10)
@@ -421,10 +438,11 @@ def run_cli(args: argparse.Namespace) -> int:
 
     _say("2. search latency and fast-vs-exact recall")
     queries = queries_for(chunks, args.queries)
-    full = args.full_size or int(per_doc * len(files))
+    # at full size: the real index when given (--index / --ingest-into), else synthetic vectors of the corpus' size
+    full = None if args.index and not args.full_size else (args.full_size or int(per_doc * len(files)))
     results["search"] = bench_search(st, ours, base_vecs, our_vecs, queries, full, args.full_size is None)
     if args.index:
-        results["index_search"] = bench_index_search(args.index, queries)
+        results["index_search"] = bench_index_search(args.index, queries, st)
 
     if not args.skip_quality:
         _say("3. retrieval quality: torch vs our backend")
