@@ -1,6 +1,6 @@
 """FAISS index choice and search: exact below a size threshold, HNSW above it.
 
-    index = make_faiss_index(vectors)            # IndexFlatIP, or IndexHNSWFlat above EXACT_MAX rows
+    index = make_faiss_index(vectors)            # IndexFlatIP, or IndexHNSWSQ (float16) above EXACT_MAX rows
     scores, ids = search(index, qvecs, n)        # efSearch set from n
     scores, ids = search(index, qvecs, n, allowed=rows, vectors=vectors)   # filtered: k back whenever k exist
 
@@ -28,7 +28,7 @@ EXACT_SUBSET_MAX = 20000       # a filter keeping at most this many rows (or 1/8
 
 def make_faiss_index(vectors: np.ndarray, exact_max: Optional[int] = None, previous=None):
     """The FAISS index for these unit vectors (ids = row numbers): exact IndexFlatIP up to
-    `exact_max` rows (default EXACT_MAX), an inner-product HNSW graph above.
+    `exact_max` rows (default EXACT_MAX), an inner-product HNSW graph (float16 rows) above.
 
     `previous`: the index of the generation before. When `vectors` only appends rows to it (same
     kind, same first and last old rows), it is copied and only the new rows are added; the
@@ -46,7 +46,9 @@ def make_faiss_index(vectors: np.ndarray, exact_max: Optional[int] = None, previ
     elif len(vectors) <= limit:
         index, start = faiss.IndexFlatIP(d), 0
     else:
-        index, start = faiss.IndexHNSWFlat(d, HNSW_M, faiss.METRIC_INNER_PRODUCT), 0
+        # vectors stored as float16 inside the graph: half the memory of IndexHNSWFlat, same recall@10
+        # (0.9615 vs 0.9615 on 60,000 real CC0 chunk vectors, efSearch 512); exact searches use the float32 rows
+        index, start = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT), 0
         index.hnsw.efConstruction = EF_CONSTRUCTION
         index.hnsw.efSearch = EF_SEARCH
     if len(vectors) > start:
@@ -64,6 +66,8 @@ def _appends(previous, vectors: np.ndarray, approx: bool) -> bool:
         old = np.vstack([previous.reconstruct(int(i)) for i in probe])
     except RuntimeError:   # an index kind that cannot give its rows back
         return False
+    if is_approximate(previous):   # float16 inside the graph: equal up to rounding
+        return bool(np.allclose(old, vectors[probe], atol=2e-3))
     return bool(np.array_equal(old, vectors[probe]))
 
 

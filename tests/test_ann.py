@@ -37,7 +37,7 @@ def test_exact_below_threshold_hnsw_above(data, hnsw):
     x, _ = data
     assert isinstance(faiss.downcast_index(ann.make_faiss_index(x[:100], exact_max=1000)), faiss.IndexFlatIP)
     idx = hnsw
-    assert isinstance(faiss.downcast_index(idx), faiss.IndexHNSWFlat) and idx.ntotal == len(x)
+    assert isinstance(faiss.downcast_index(idx), faiss.IndexHNSWSQ) and idx.ntotal == len(x)
     assert idx.metric_type == faiss.METRIC_INNER_PRODUCT
     assert ann.is_approximate(idx) and not ann.is_approximate(ann.make_faiss_index(x[:10]))
     empty = ann.make_faiss_index(np.zeros((0, 384), np.float32))
@@ -85,6 +85,8 @@ def test_large_n_and_small_subset_fall_back_to_exact(data, hnsw):
     allowed = np.array([5, 17, 999, 3001], dtype=np.int64)
     scores, ids = ann.search(idx, q[:1], 50, allowed=allowed)        # no vectors: read back from the graph
     assert sorted(ids[0].tolist()) == allowed.tolist()
+    np.testing.assert_allclose(scores[0], np.sort(x[allowed] @ q[0])[::-1], atol=1e-3)   # rows kept as float16
+    scores, ids = ann.search(idx, q[:1], 50, allowed=allowed, vectors=x)  # the float32 rows: exact scores
     np.testing.assert_allclose(scores[0], np.sort(x[allowed] @ q[0])[::-1], rtol=1e-5)
     _, ids = ann.search(idx, q[:2], 600)                              # n above efSearch: efSearch grows
     assert ids.shape == (2, 600) and (ids >= 0).all() and len(set(ids[0].tolist())) == 600
