@@ -119,3 +119,19 @@ def test_appending_rows_reuses_the_previous_graph(data, hnsw):
     np.testing.assert_array_equal(ann.search(shrunk, x[1:4], 1)[1][:, 0], [0, 1, 2])
     flat = ann.make_faiss_index(x[:500], exact_max=1000)
     assert ann.make_faiss_index(x[:600], exact_max=1000, previous=flat).ntotal == 600
+
+
+def test_recall_counts_an_equal_score_copy_as_found():
+    """The same words indexed twice give equal scores: returning either copy is not a miss (by score), though
+    the row ids differ; a genuinely worse row is still a miss."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((200, 16)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x[150] = x[7]                                   # a duplicate row
+    q = x[[7]] + 0.01
+    scores, exact = ann.exact_search(x, q, 1)
+    other = 150 if exact[0, 0] == 7 else 7
+    assert ann.recall_at_k(np.array([[other]]), exact, 1) == 0.0
+    assert ann.recall_at_k_ties(np.array([[other]]), scores, x, q, 1) == 1.0
+    worse = int(np.argsort(-(x @ q[0]))[5])
+    assert ann.recall_at_k_ties(np.array([[worse]]), scores, x, q, 1) == 0.0
