@@ -14,6 +14,7 @@ and a wider beam, falling back to the exact path if it comes back short.
 """
 from __future__ import annotations
 
+import mmap
 import os
 from typing import Optional
 
@@ -78,6 +79,7 @@ def is_approximate(index) -> bool:
 
 def _exact_subset(index, q: np.ndarray, n: int, allowed: np.ndarray, vectors) -> tuple[np.ndarray, np.ndarray]:
     sub = np.asarray(vectors[allowed] if vectors is not None else index.reconstruct_batch(allowed), dtype=np.float32)
+    _drop_pages(vectors)
     sims = q @ sub.T
     n = min(n, len(allowed))
     scores, ids = [], []
@@ -87,6 +89,19 @@ def _exact_subset(index, q: np.ndarray, n: int, allowed: np.ndarray, vectors) ->
         scores.append(row[top])
         ids.append(allowed[top])
     return np.asarray(scores, np.float32), np.asarray(ids, np.int64)
+
+
+def _drop_pages(vectors) -> None:
+    """Unmap the pages of a memory-mapped vectors file just read (they stay in the page cache): without it a
+    long-running server's RSS grows by every row a filtered search ever touched (up to the file's 300 MB)."""
+    mm = getattr(vectors, "_mmap", None)
+    if mm is None and isinstance(getattr(vectors, "base", None), mmap.mmap):
+        mm = vectors.base
+    if mm is not None and hasattr(mm, "madvise"):
+        try:
+            mm.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def search(index, queries: np.ndarray, n: int, allowed: Optional[np.ndarray] = None, vectors=None,

@@ -226,6 +226,7 @@ class LocalLLM:
         finally:
             cancel.set()
             thread.join()
+            release_memory()
         if error:
             raise RagError(f"generation with {self.name} failed: {error[0]}") from error[0]
 
@@ -241,18 +242,31 @@ def quantize_int8(path=None) -> bool:
 
 
 def _int8(model):
-    import ctypes
+    import gc
     import warnings
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # torch.ao's deprecation notices
         model = quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    # the float tensors left (embeddings, norms) are views into the memory-mapped weights file, which keeps
+    # the whole 540 MB mapping resident; copies let it go (RSS of the model alone: 1,124 -> 721 MB)
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            t.data = t.data.clone()
+    gc.collect()   # the replaced float modules sit in reference cycles
+    release_memory()
+    return model
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc keeps it otherwise: a server answering for hours
+    would sit ~90 MB above what it uses after each answer). A no-op where there is no glibc."""
+    import ctypes
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)   # hand the freed float weights back to the system
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
-    return model
 
 
 def load_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:

@@ -180,6 +180,8 @@ class OnnxEncoder:
         so.inter_op_num_threads = 1
         # busy-waiting threads steal the cores from the tokenizer and from other processes
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # no memory arena: it would keep the largest batch's attention buffers (~100 MB) for the life of a server
+        so.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
         shape = self.session.get_outputs()[0].shape
         self.dim = shape[1] if isinstance(shape[1], int) else int(json.loads(
