@@ -29,6 +29,7 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 EXPORT_VERSION = "1"  # bump when the exported graph changes (pooling, opset, quantisation settings)
 OPSET = 17
 DEFAULT_BATCH = 32
+SHRINK_BELOW = 256   # texts per encode call at most for which the memory arena is shrunk afterwards (queries, checks)
 
 
 def _model_fingerprint(model_path: Path) -> str:
@@ -180,8 +181,6 @@ class OnnxEncoder:
         so.inter_op_num_threads = 1
         # busy-waiting threads steal the cores from the tokenizer and from other processes
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # no memory arena: it would keep the largest batch's attention buffers (~100 MB) for the life of a server
-        so.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
         shape = self.session.get_outputs()[0].shape
         self.dim = shape[1] if isinstance(shape[1], int) else int(json.loads(
@@ -213,6 +212,14 @@ class OnnxEncoder:
             from tqdm import tqdm
             bar = tqdm(total=len(unique), unit="chunk", desc="embedding")
         results = {}
+        # The memory arena makes bulk encoding ~25% faster (80 vs 60 chunks/s here), but keeps its largest
+        # buffers (~100 MB of attention scores for a batch of long passages): a small call (a query, the
+        # sentences of a few passages) shrinks it back when done, so a server does not hold that memory.
+        run_options = None
+        if len(unique) <= SHRINK_BELOW:
+            import onnxruntime as ort
+            run_options = ort.RunOptions()
+            run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         for idx in batches:
             width = max(len(ids[j]) for j in idx)
             arr = np.full((len(idx), width), pad, np.int64)
@@ -223,7 +230,7 @@ class OnnxEncoder:
             feed = {"input_ids": arr, "attention_mask": mask}
             if "token_type_ids" in self.input_names:
                 feed["token_type_ids"] = np.zeros_like(arr)
-            vecs = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names})[0]
+            vecs = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names}, run_options)[0]
             results.update(zip(idx.tolist(), vecs))
             if bar:
                 bar.update(len(idx))
