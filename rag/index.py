@@ -19,6 +19,7 @@ import hashlib
 import os
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -271,12 +272,9 @@ class Index:
         parses as a transcript loses its old chunks (the index follows the files); both are reported
         in `skipped`."""
         from rag import ingest
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
+        paths = _as_list(paths)
         report = IngestReport()
-        with self._write_lock, self.store.lock():
-            self._reload_if_changed()
-            files = self._view.manifest["files"]
+        with self._updating() as files:
             found, errors = _find(ingest, paths)
             report.skipped += [(e.path, e.reason) for e in errors]
             seen, changed = set(), []
@@ -303,14 +301,19 @@ class Index:
         self.last_report = report
         return report
 
-    def remove(self, paths: Sequence[PathLike], progress: Optional[bool] = None) -> IngestReport:
-        """Remove files (or every file under folders) from the index; the files themselves are untouched."""
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        report = IngestReport()
+    @contextmanager
+    def _updating(self):
+        """The one writer's section (thread lock + the folder's file lock), on the newest generation on disk;
+        yields its files table."""
         with self._write_lock, self.store.lock():
             self._reload_if_changed()
-            files = self._view.manifest["files"]
+            yield self._view.manifest["files"]
+
+    def remove(self, paths: Sequence[PathLike], progress: Optional[bool] = None) -> IngestReport:
+        """Remove files (or every file under folders) from the index; the files themselves are untouched."""
+        paths = _as_list(paths)
+        report = IngestReport()
+        with self._updating() as files:
             gone = set()
             for p in paths:
                 hit = {k for k in files if _under(k, [_key(p)])}
@@ -477,6 +480,10 @@ class Index:
     def _finish_report(report: IngestReport, view: _View) -> None:
         report.chunks_total = len(view.chunks)
         report.documents_total = sum(1 for v in view.manifest["files"].values() if not v.get("duplicate_of"))
+
+
+def _as_list(paths) -> list:
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
 
 
 def _find(ingest, paths) -> tuple[list[Path], list[InputError]]:
