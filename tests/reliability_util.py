@@ -4,6 +4,7 @@
   (embedding the sample takes a while on a small CPU; copying the folder takes milliseconds).
 - `run_rag(args)`: the installed `rag` console script in a subprocess, offline, with a timeout.
 - `hostile_transcript(path)`: a transcript whose official's turn carries prompt-injection and markup.
+- `handler(demo, name)`: the Python function behind a Gradio event of the app (called directly in tests).
 """
 from __future__ import annotations
 
@@ -90,3 +91,11 @@ def hostile_transcript(path: Path, control: bool = False) -> Path:
         "QUESTION: Thank you.\n\n"
         "MR. PRICE: Thank you all.\n", encoding="utf-8")
     return path
+
+
+def handler(demo, name: str):
+    """The function a Gradio Blocks app runs for an event, found by its name (e.g. "respond", "add_files")."""
+    for f in demo.fns.values():
+        if getattr(f.fn, "__name__", "") == name:
+            return f.fn
+    raise AssertionError(f"no {name} handler in the app")

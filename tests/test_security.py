@@ -21,7 +21,7 @@ import pytest
 
 from rag import Index
 from rag.records import Answer, Citation, Hit
-from reliability_util import INJECTION, MARKUP, ROOT, hostile_transcript, run_rag, sample_index_copy
+from reliability_util import INJECTION, MARKUP, ROOT, handler, hostile_transcript, run_rag, sample_index_copy
 from ui import render
 
 QUESTIONS = [q["question"] for q in json.loads((ROOT / "tests" / "retrieval_questions.json").read_text())]
@@ -232,12 +232,6 @@ def test_running_server_binds_loopback_and_refuses_oversized_uploads():
         demo.close()
 
 
-def _add_files_fn(demo):
-    for f in demo.fns.values():
-        if getattr(f.fn, "__name__", "") == "add_files":
-            return f.fn
-    raise AssertionError("no add_files handler in the app")
-
 
 def test_uploads_are_checked_renamed_and_kept_inside_the_upload_folder(indexes, tmp_path):
     """The Add-transcripts handler: wrong type, empty and oversized files are refused with a reason; accepted files
@@ -247,7 +241,7 @@ def test_uploads_are_checked_renamed_and_kept_inside_the_upload_folder(indexes, 
     index = Index.open(sample_index_copy(tmp_path / "index", hostile.path))
     uploads = tmp_path / "index" / "uploads"
     demo = build_app(index, status="test", upload_dir=uploads)
-    add_files = _add_files_fn(demo)
+    add_files = handler(demo, "add_files")
     src = tmp_path / "incoming"
     src.mkdir()
     names = {

@@ -10,6 +10,8 @@ from rag.records import Answer, Citation, Hit
 from ui import render
 from ui.app import answer_markdown, check_exposure, filters_from, is_loopback, _upload_report
 
+from reliability_util import handler
+
 DPRK_TITLE = "Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea"
 
 
@@ -249,12 +251,6 @@ def test_password_protects_every_endpoint():
         demo.close()
 
 
-def _respond_fn(demo):
-    for f in demo.fns.values():
-        if getattr(f.fn, "__name__", "") == "respond":
-            return f.fn
-    raise AssertionError("no respond handler in the app")
-
 
 def _last(gen):
     out = None
@@ -265,7 +261,7 @@ def _last(gen):
 
 def test_failures_show_a_clear_message_in_the_chat(sample_index):
     from ui.app import build_app
-    respond = _respond_fn(build_app(sample_index, status="test", model="/nonexistent/model.gguf"))
+    respond = handler(build_app(sample_index, status="test", model="/nonexistent/model.gguf"), "respond")
     q = "What did officials say about the North Korea policy review?"
     chat, history, panel, box = _last(respond(q, [], [], "any", "any", "any", "", "", False))
     reply = chat[-1]["content"]
@@ -274,14 +270,14 @@ def test_failures_show_a_clear_message_in_the_chat(sample_index):
     assert history == []  # a failed turn is not remembered as context
     chat, *_ = _last(respond(q, [], [], "any", "any", "any", "last week", "", False))
     assert "is not a date; use YYYY-MM-DD" in chat[-1]["content"]
-    respond = _respond_fn(build_app(None, status="index/ is damaged: run rag ingest"))
+    respond = handler(build_app(None, status="index/ is damaged: run rag ingest"), "respond")
     chat, *_ = _last(respond(q, [], [], "any", "any", "any", "", "", False))
     assert "The index is not available" in chat[-1]["content"] and "damaged" in chat[-1]["content"]
 
 
 def test_retrieval_only_and_filters_without_the_model(sample_index):
     from ui.app import build_app
-    respond = _respond_fn(build_app(sample_index, status="test", model="/nonexistent/model.gguf"))
+    respond = handler(build_app(sample_index, status="test", model="/nonexistent/model.gguf"), "respond")
     chat, history, panel, _ = _last(respond("Russia Ukraine aggression", [], [], "Blinken", "any", "any", "", "", True))
     assert "Top passages (retrieval only" in chat[-1]["content"]
     assert panel.count("src-card") == 5 and panel.count("SECRETARY BLINKEN") == 5
