@@ -24,6 +24,14 @@ EXACT_MAX = int(os.environ.get("RAG_EXACT_MAX", "50000"))   # rows; above this a
 HNSW_M = 32
 EF_CONSTRUCTION = 100
 EF_SEARCH = 512               # question embeddings sit farther from chunks than chunks from each other
+EF_SEARCH_MAX = 4096
+
+
+def ef_for(rows: int) -> int:
+    """efSearch for a graph of `rows` vectors: 512 up to 250,000 rows, growing to 4,096 at 1,000,000.
+    Measured at 1M synthetic vectors (mixtures of real ones): recall@10 0.90 at 512, 0.94 at 1,024, 0.97 at
+    2,048, 0.98 at 4,096 (14 ms per query); at the CC0 corpus' 199,657 rows 512 gives 0.9945 by score."""
+    return int(min(EF_SEARCH_MAX, max(EF_SEARCH, EF_SEARCH_MAX * (rows / 1_000_000) ** 1.5)))
 EXACT_SUBSET_MAX = 20000       # a filter keeping at most this many rows (or 1/8 of the index) is searched exactly
 
 
@@ -120,7 +128,7 @@ def search(index, queries: np.ndarray, n: int, allowed: Optional[np.ndarray] = N
             return index.search(q, n)
         sel = selector if selector is not None else faiss.IDSelectorBatch(allowed)
         return index.search(q, n, params=faiss.SearchParameters(sel=sel))
-    ef = max(ef_search or EF_SEARCH, n)
+    ef = max(ef_search or ef_for(index.ntotal), n)
     if allowed is None:
         return index.search(q, n, params=faiss.SearchParametersHNSW(efSearch=ef))
     allowed = np.asarray(allowed, dtype=np.int64)
