@@ -5,6 +5,7 @@
 - `run_rag(args)`: the installed `rag` console script in a subprocess, offline, with a timeout.
 - `hostile_transcript(path)`: a transcript whose official's turn carries prompt-injection and markup.
 - `handler(demo, name)`: the Python function behind a Gradio event of the app (called directly in tests).
+- `tags(html)`: the tags and attributes a browser would build from rendered HTML.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +101,21 @@ def handler(demo, name: str):
         if getattr(f.fn, "__name__", "") == name:
             return f.fn
     raise AssertionError(f"no {name} handler in the app")
+
+
+class _Tags(HTMLParser):
+    """Collects tags and attributes, to check what a browser would actually build."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs += attrs
+
+
+def tags(html_text: str) -> _Tags:
+    p = _Tags()
+    p.feed(html_text)
+    return p

@@ -14,14 +14,13 @@ import shutil
 import socket
 import urllib.error
 import urllib.request
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from rag import Index
 from rag.records import Answer, Citation, Hit
-from reliability_util import INJECTION, MARKUP, ROOT, handler, hostile_transcript, run_rag, sample_index_copy
+from reliability_util import INJECTION, MARKUP, ROOT, handler, hostile_transcript, run_rag, sample_index_copy, tags
 from ui import render
 
 QUESTIONS = [q["question"] for q in json.loads((ROOT / "tests" / "retrieval_questions.json").read_text())]
@@ -50,20 +49,9 @@ def indexes(sample_index, tmp_path_factory):
     return tuple(out)
 
 
-class _Tags(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags, self.attrs = [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self.attrs += attrs
-
-
 def assert_inert(html_text: str) -> None:
     """What a browser would build from `html_text` holds no script, no event handler, no script URL."""
-    p = _Tags()
-    p.feed(html_text)
+    p = tags(html_text)
     assert not {"script", "img", "iframe", "object", "embed", "svg"} & set(p.tags), p.tags
     assert not [k for k, _ in p.attrs if k.lower().startswith("on")], p.attrs
     assert not [v for k, v in p.attrs if v and v.strip().lower().startswith("javascript:")], p.attrs

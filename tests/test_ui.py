@@ -1,7 +1,6 @@
 """UI pieces without a browser: escaping, highlighting, the sources panel, uploads, exposure rules."""
 import os
 import re
-from html.parser import HTMLParser
 
 import pytest
 
@@ -10,7 +9,7 @@ from rag.records import Answer, Citation, Hit
 from ui import render
 from ui.app import answer_markdown, check_exposure, filters_from, is_loopback, _upload_report
 
-from reliability_util import handler
+from reliability_util import handler, tags
 
 DPRK_TITLE = "Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea"
 
@@ -25,24 +24,6 @@ def hit(n=1, **kw):
              rank=n, score=0.5)
     d.update(kw)
     return Hit(**d)
-
-
-class _Tags(HTMLParser):
-    """Collects tags and attributes, to check what a browser would actually build."""
-
-    def __init__(self):
-        super().__init__()
-        self.tags, self.attrs = [], []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self.attrs += attrs
-
-
-def tags(html_text):
-    p = _Tags()
-    p.feed(html_text)
-    return p
 
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> <a href="javascript:alert(1)">click</a>'
