@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -158,26 +158,16 @@ def _vocabulary(hits) -> set[str]:
     return vocab
 
 
-def _absent_names(question: str, vocab: set[str]) -> list[str]:
+def _absent_names(question: str, known: Callable[[str], bool]) -> list[str]:
+    """Names of the question for which `known(word)` is false (months ignored, capitals read as countries)."""
     out = []
     for n in names(question):
-        if n in MONTHS or n in vocab or all(p in vocab for p in n.split("-")):
+        if n in MONTHS or known(n) or all(known(p) for p in n.split("-")):
             continue
-        if n in ALIASES and ALIASES[n] in vocab:
+        if n in ALIASES and known(ALIASES[n]):
             continue
         out.append(n)
     return sorted(out)
-
-
-class _IndexWords:
-    """`word in _IndexWords(index)`: whether the whole index mentions the word (`Index.mentions`: a lookup in
-    its BM25 vocabulary and titles, not a scan of 200,000 passages on the first question)."""
-
-    def __init__(self, index):
-        self.index = index
-
-    def __contains__(self, word: str) -> bool:
-        return self.index.mentions(word)
 
 
 def coverage(question: str, passages: Sequence[Hit]) -> tuple[float, list[str]]:
@@ -189,7 +179,7 @@ def coverage(question: str, passages: Sequence[Hit]) -> tuple[float, list[str]]:
     stems = {_stem(w) for w in vocab}
     tw = topic_words(question)
     share = sum(_stem(w) in stems for w in tw) / len(tw) if tw else 0.0
-    return share, _absent_names(question, vocab)
+    return share, _absent_names(question, vocab.__contains__)
 
 
 @dataclass
@@ -209,7 +199,8 @@ class Gate:
 def gate(question: str, passages: Sequence[Hit], evidence: list[Evidence], index=None) -> Gate:
     """Whether the passages cover the question well enough to answer (else: abstain)."""
     share, missing = coverage(question, passages)
-    unknown = _absent_names(question, _IndexWords(index)) if index is not None else []
+    # the whole index: Index.mentions looks words up in its BM25 vocabulary and titles (no scan of every passage)
+    unknown = _absent_names(question, index.mentions) if index is not None else []
     return Gate(evidence[0].score if evidence else 0.0, share, missing, unknown)
 
 

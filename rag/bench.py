@@ -310,13 +310,16 @@ def bench_ingest(files: list[Path], backend: str, dest: Optional[str] = None) ->
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
         wall = time.perf_counter() - t
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if p.returncode != 0:
-            print(f"ingest failed ({p.returncode}): {p.stderr[-2000:]}")
-            return {}
         try:
             rep = json.loads(p.stdout)
         except json.JSONDecodeError:
             rep = {}
+        if not rep:   # exit 1 with a report only means some files were skipped (listed on stderr)
+            print(f"ingest failed ({p.returncode}): {p.stderr[-2000:]}")
+            return {}
+        if rep.get("skipped"):
+            first = rep["skipped"][0]
+            print(f"ingest skipped {len(rep['skipped'])} file(s), e.g. {first.get('path')}: {first.get('reason')}")
         docs = rep.get("documents_total") or len(files)
         chunks = rep.get("chunks_total") or rep.get("chunks_embedded") or 0
         r = {"files": len(files), "documents": docs, "chunks": chunks, "wall_s": wall,
@@ -437,6 +440,10 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.ingest_into and not args.skip_ingest:
         _say("4. ingest (first: the later parts use this index)")
         results["ingest"] = bench_ingest(chosen, args.backend, args.ingest_into)
+        if not results["ingest"]:
+            print(f"rag bench: stopped: the ingest into {args.ingest_into} failed (above); "
+                  f"the index there, if any, is as it was", file=sys.stderr)
+            return 1
         args.index = args.index or args.ingest_into
 
     _say("2. search latency and fast-vs-exact recall")

@@ -234,7 +234,7 @@ class LocalLLM:
         return "".join(self.stream(messages, max_new_tokens=max_new_tokens))
 
 
-def quantize_int8(path=None) -> bool:
+def quantize_int8() -> bool:
     """Whether to run the model's linear layers in int8 (dynamic, per-channel weights): $RAG_LLM_INT8 = 1 / 0,
     default on. On 2 CPU cores it makes SmolLM2-135M's first token ~4x and its tokens ~2x faster and the
     process ~180 MB smaller; every sentence it writes is checked against the passages either way."""
@@ -290,7 +290,7 @@ def load_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:
         raise RagError(f"{source}: cannot load the language model: {e}") from e
     if sum(p.numel() for p in model.parameters()) > 2e9:  # big models: halve the memory on CPU
         model = model.to(torch.bfloat16)
-    elif quantize_int8(path):
+    elif quantize_int8():
         model = _int8(model)
     model.eval()
     return LocalLLM(model, tokenizer, source, time.perf_counter() - t0, converted)

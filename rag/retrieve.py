@@ -259,7 +259,7 @@ def search(view, query: str, k: int = 5, mode: str = "hybrid", filters: Optional
         allowed_mask[allowed] = True
     qvec = view.embedder.encode_query(query) if mode in ("dense", "hybrid") else None
     bm25_scores = view.lexical.scores(query) if mode in ("bm25", "hybrid") else None
-    period, period_rows = None, None   # the question's period (rag.dates), searched too and fused in (hybrid only)
+    period, period_rows = None, None   # the question's period (rag.dates), ranked too and fused in (hybrid only)
     if mode == "hybrid" and not (filters.date_from or filters.date_to) and os.environ.get("RAG_DATE_HINTS", "1") != "0":
         period = question_period(query)
         if period:
@@ -267,28 +267,23 @@ def search(view, query: str, k: int = 5, mode: str = "hybrid", filters: Optional
             if not 0 < len(period_rows) < total:
                 period_rows = None   # nothing from that period, or nothing else: no preference to express
 
+    # (rows, FAISS selector, period) to rank: the allowed rows, and the question's period when it names one
+    row_sets = [(allowed, selector, None)]
+    if period_rows is not None:
+        row_sets.append((period_rows, faiss.IDSelectorBatch(period_rows), period))
     n = max(MIN_CANDIDATES, 4 * k)
     while True:
         rankings = []
-        if qvec is not None:
-            if getattr(view, "milvus", None) is not None:   # vectors in Milvus (rag.milvus_store)
-                from rag.milvus_store import dense_ranking as milvus_ranking
-                rankings.append(milvus_ranking(view, qvec, filters, n))
-            else:
-                rankings.append(dense_ranking(view.faiss_index, qvec, allowed, n, selector, view.vectors))
-        if bm25_scores is not None:
-            rankings.append(bm25_ranking(bm25_scores, allowed, n))
-        weights = (1.0, BM25_WEIGHT)
-        if period_rows is not None:
-            if getattr(view, "milvus", None) is not None:
-                from rag.milvus_store import dense_ranking as milvus_ranking
-                rankings.append(milvus_ranking(view, qvec, filters, n, period=period))
-            else:
-                psel = faiss.IDSelectorBatch(period_rows)
-                rankings.append(dense_ranking(view.faiss_index, qvec, period_rows, n, psel, view.vectors))
-            rankings.append(bm25_ranking(bm25_scores, period_rows, n))
-            weights = (1.0, BM25_WEIGHT, 1.0, BM25_WEIGHT)
-        ranked = rankings[0] if mode != "hybrid" else rrf(rankings, weights=weights)
+        for rows, sel, per in row_sets:
+            if qvec is not None:
+                if getattr(view, "milvus", None) is not None:   # vectors in Milvus (rag.milvus_store)
+                    from rag.milvus_store import dense_ranking as milvus_ranking
+                    rankings.append(milvus_ranking(view, qvec, filters, n, period=per))
+                else:
+                    rankings.append(dense_ranking(view.faiss_index, qvec, rows, n, sel, view.vectors))
+            if bm25_scores is not None:
+                rankings.append(bm25_ranking(bm25_scores, rows, n))
+        ranked = rankings[0] if mode != "hybrid" else rrf(rankings, weights=(1.0, BM25_WEIGHT) * len(row_sets))
         ranked = fold_questions(ranked, cols, allowed_mask)
         picked = one_per_turn(ranked, cols.turn_key, k)
         distinct = len({cols.turn_key[r] for r, _ in picked})

@@ -56,6 +56,7 @@ def make_faiss_index(vectors: np.ndarray, previous=None):
 SHARED_FIELDS = ("doc_id", "path", "title", "date", "source_url", "publisher", "kind", "speaker", "role", "question",
                  "question_speaker")
 
+
 @dataclass
 class Loaded:
     """One generation of the index, read from disk and checked."""

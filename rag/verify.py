@@ -293,19 +293,19 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
     if cover < COVER_MIN:
         absent = [w for w in cw if _stem(w) not in view.vocab_stems]
         return Support(False, f"words not in [{view.n}]: {', '.join(absent[:5])}", sim, best, cover)
-    mine = {_stem(w) for w in content_words(sentence)}
+    mine = {_stem(w) for w in cw}
     predicate = mine - {_stem(w) for w in names(sentence)}   # what is said, not who or where
 
-    def shared(i: int) -> set[str]:
-        return mine & {_stem(w) for w in content_words(view.sentence(i))}
+    def must_agree(i: int) -> bool:
+        """Sentences whose polarity must agree with the claim's: close in meaning, sharing two content words,
+        or right next to the closest one and sharing what is said ("... signed the Minsk agreements. They
+        haven't been implemented." does not back "the agreements have been implemented")."""
+        theirs = content_words(view.sentence(i))
+        shared = mine & {_stem(w) for w in theirs}
+        return (float(sims[i]) >= float(sims[best]) - 0.25 or len(shared) >= min(2, len(theirs))
+                or (abs(i - best) == 1 and bool(shared & predicate)))
 
-    # sentences whose polarity must agree with the claim's: close in meaning, sharing two content words, or
-    # right next to the closest one and sharing what is said ("... signed the Minsk agreements. They haven't
-    # been implemented." does not back "the agreements have been implemented")
-    close = [i for i in range(len(view.spans)) if float(sims[i]) >= float(sims[best]) - 0.25
-             or len(shared(i)) >= min(2, len(content_words(view.sentence(i))))
-             or (abs(i - best) == 1 and shared(i) & predicate)]
-    if any(_negated(sentence) != _negated(view.sentence(i)) for i in close):
+    if any(_negated(sentence) != _negated(view.sentence(i)) for i in range(len(view.spans)) if must_agree(i)):
         return Support(False, f"[{view.n}] says the opposite (negation differs)", sim, best, cover)
     why = check_attribution(sentence, view.hit)
     if why:
