@@ -1,4 +1,4 @@
-"""Performance benchmark: the same as `rag bench` (see rag/bench.py for what it prints).
+"""Performance benchmark: the same as `rag bench` (see rag/evaluation/bench.py for what it prints).
 
     .venv/bin/python eval/bench.py [--corpus DIR] [--sample 2000] [--skip-ingest] [--synthetic 1000000] ...
 """
@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.bench import main  # noqa: E402
+from rag.evaluation.bench import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

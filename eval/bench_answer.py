@@ -4,7 +4,7 @@ answer time on 10 questions over the bundled sample. Prints figures; asserts not
     .venv/bin/python eval/bench_answer.py [--index DIR] [--model PATH] [--calibrate] [--skip-cold]
 
 --calibrate also prints the abstention gate's figures (relevance, topic-word coverage, missing names)
-for questions the sample answers and topics it never mentions: the basis of rag.answer's thresholds.
+for questions the sample answers and topics it never mentions: the basis of the answer gate's thresholds (settings.answer).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ ABSENT = [
     "What did officials say about artificial intelligence regulation?",
 ]
 
-_LOAD = "import time,sys; t=time.perf_counter(); from rag.llm import load_model; m=load_model({path!r}); " \
+_LOAD = "import time,sys; t=time.perf_counter(); from rag.answer.llm import load_model; m=load_model({path!r}); " \
         "print(time.perf_counter()-t, m.converted)"
 
 
@@ -63,10 +63,12 @@ def timed_load(model, cache: str) -> tuple[float, bool]:
 
 
 def calibrate(index) -> None:
-    from rag.answer import SEARCH_FACTOR, gate, score_evidence
-    from rag.verify import prepare, supporting
+    from rag.answer.evidence import gate, score_evidence
+    from rag.answer.verify import prepare, supporting
+    from rag.settings import current
+    SEARCH_FACTOR = current().answer.search_factor
     encode = index.embedder.encode
-    print("\nabstention gate (relevance >= RELEVANCE_MIN, coverage >= COVERAGE_MIN, no missing names):")
+    print("\nabstention gate (relevance >= settings.answer.relevance_min, coverage >= coverage_min, no missing names):")
     for label, qs in (("covered", QUESTIONS), ("absent", ABSENT)):
         for q in qs:
             ps = [h for h in index.search(q, k=5 * SEARCH_FACTOR) if supporting(h)][:5]
@@ -83,8 +85,8 @@ def main() -> int:
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold (conversion) load")
     args = ap.parse_args()
 
-    from rag.llm import get_model, resolve_model_path
-    from rag.models import cache_dir
+    from rag.answer.llm import get_model, resolve_model_path
+    from rag.resources import cache_dir
     model = str(resolve_model_path(args.model))
     print(f"model: {model}")
     if model.endswith(".gguf") and not args.skip_cold:

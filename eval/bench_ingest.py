@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rag.chunker import CHUNKER_VERSION, Chunker  # noqa: E402
+from rag.ingest.chunker import CHUNKER_VERSION, Chunker  # noqa: E402
 from rag.errors import InputError  # noqa: E402
 from rag.ingest import find_files, read_transcript  # noqa: E402
 

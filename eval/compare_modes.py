@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag.index import Index  # noqa: E402
+from rag.indexing.index import Index  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "retrieval_questions.json"
 MODES = ("dense", "bm25", "hybrid")

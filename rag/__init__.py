@@ -1,4 +1,5 @@
 """briefing-rag: cited question answering over press briefing transcripts.
+Takes nothing on import (the index stack loads when `Index` is first used); gives `Index` and the typed records.
 
     from rag import Index
     index = Index.build(["data/briefings"], path="index/")
@@ -12,6 +13,6 @@ __all__ = ["Index", "Answer", "Chunk", "Citation", "Hit", "Transcript", "Turn"]
 
 def __getattr__(name):  # import the heavy parts (torch, faiss) only when asked for
     if name == "Index":
-        from rag.index import Index
+        from rag.indexing.index import Index
         return Index
     raise AttributeError(name)

@@ -1,4 +1,5 @@
-"""Errors the user can act on. The CLI prints their message (no stack trace)."""
+"""Errors the user can act on. The CLI prints their message (no stack trace).
+Takes a message (and for InputError the file); gives exceptions every stage raises for bad input or state."""
 
 
 class RagError(Exception):

@@ -1,4 +1,5 @@
 """Typed records passed between the pipeline's stages.
+Takes nothing; gives Transcript, Turn, Chunk, Hit, Citation and Answer (JSON round-trip: to_dict / from_dict).
 
 files -> Transcript (metadata + Turns) -> Chunk -> (index) -> Hit -> Answer (Citations)
 

@@ -41,3 +41,12 @@ def sample_index(tmp_path_factory):
         import shutil
         shutil.rmtree(path)  # built by an older chunker or model: start again
         return Index.build([SAMPLE_DIR], path=path, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the environment afresh (rag.settings caches it per process), and leaves no settings behind."""
+    from rag import settings
+    settings.use(None)
+    yield
+    settings.use(None)

@@ -1,4 +1,4 @@
-"""Approximate FAISS index (rag.ann): chosen by size, recall@10 >= 0.98 against exact, filters still give k.
+"""Approximate FAISS index (rag.indexing.ann): chosen by size, recall@10 >= 0.98 against exact, filters still give k.
 
 Vectors: the real MiniLM vectors of the bundled sample's chunks, and 4,000 synthetic 384-dim unit
 vectors with the low-rank structure of text embeddings (random vectors on the sphere have no
@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from rag import ann
+from rag.indexing import ann
 
 
 def _unit(x):
@@ -93,8 +93,8 @@ def test_large_n_and_small_subset_fall_back_to_exact(data, hnsw):
 
 
 def test_real_sample_vectors_same_top5_as_exact(sample_index):
-    from rag.retrieve import Filters  # noqa: F401  (the index API is present)
-    vectors = np.asarray(sample_index._view.vectors, dtype=np.float32)
+    from rag.retrieval import Filters  # noqa: F401  (the index API is present)
+    vectors = np.asarray(sample_index.vectors, dtype=np.float32)
     questions = ["What did officials say about humanitarian aid?", "Who spoke about North Korea's missile tests?",
                  "What was said about vaccines for other countries?", "Was Taiwan discussed with China?"]
     qv = sample_index.embedder.encode(questions)

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from rag.answer import Done, Passages, Text
 from rag.records import QUESTIONER
 
 pytestmark = pytest.mark.slow
@@ -73,10 +74,10 @@ def test_topics_absent_from_the_sample_abstain(sample_index, question):
 
 def test_the_stream_sends_only_the_final_checked_text(sample_index):
     events = list(sample_index.ask_stream("What did officials say about North Korea's missile tests?"))
-    assert events[-1]["type"] == "answer"
-    answer = events[-1]["answer"]
-    assert "".join(e["text"] for e in events if e["type"] == "token") == answer.answer
-    assert any(e["type"] == "passages" for e in events)
+    assert isinstance(events[-1], Done)
+    answer = events[-1].answer
+    assert "".join(e.text for e in events if isinstance(e, Text)) == answer.answer
+    assert any(isinstance(e, Passages) for e in events)
     check_grounding(answer)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import find_files, load
-from rag.readers import MAX_BYTES
+from rag.ingest.readers import MAX_BYTES
 from reliability_util import SAMPLE_DIR, run_rag, sample_index_copy
 
 SAMPLE_003 = next(SAMPLE_DIR.glob("003_*.txt"))  # Sullivan-Yang background call, 14 KB
@@ -235,7 +235,7 @@ def write_50mb(path: Path) -> int:
 
 def test_50mb_file_is_refused_quickly_by_size(tmp_path):
     """Decision (documented in the README): the largest real transcript in the 3,794-file corpus is 105 KB, so a
-    file over rag.readers.MAX_BYTES is refused from its size alone, before it is read, instead of spending many
+    file over rag.ingest.readers.MAX_BYTES is refused from its size alone, before it is read, instead of spending many
     minutes embedding tens of thousands of chunks. Good files in the same run are still loaded."""
     assert MAX_BYTES < 50_000_000, "the size limit must refuse a 50 MB transcript"
     shutil.copy(SAMPLE_003, tmp_path / "call.txt")

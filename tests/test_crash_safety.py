@@ -17,7 +17,7 @@ import pytest
 
 from rag import Index
 from rag.errors import IndexStateError
-from rag.store import Store
+from rag.indexing.store import Store
 from reliability_util import RAG, ROOT, SAMPLE_DIR, env, run_rag, sample_index_copy, search_json
 
 QUERIES = ["What did Blinken say about Russia and Ukraine?",

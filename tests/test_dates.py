@@ -1,7 +1,7 @@
-"""Dates named in a question: parsed into a widened period (rag.dates) and preferred by hybrid search."""
+"""Dates named in a question: parsed into a widened period (rag.retrieval.dates) and preferred by hybrid search."""
 import pytest
 
-from rag.dates import question_period
+from rag.retrieval.dates import question_period
 
 BRIEFING = """---
 title: "Press Briefing by Press Secretary {who}"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import evaluate as E
+from rag.evaluation import evaluate as E
 from rag.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

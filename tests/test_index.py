@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import Index
+from rag import Index, settings
 from rag.errors import IndexStateError
-from rag.store import Store
+from rag.indexing.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "briefings"
@@ -41,7 +41,7 @@ def _write_manifest(folder: Path, m: dict) -> None:
 
 
 def test_manifest_records_model_chunker_documents_and_checksums(sample_index):
-    from rag.chunker import CHUNKER_VERSION
+    from rag.ingest.chunker import CHUNKER_VERSION
     m = _manifest(sample_index.path)
     assert m["embedding"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "backend": "torch"}
     assert m["chunker"]["version"] == CHUNKER_VERSION
@@ -190,11 +190,11 @@ def test_a_failed_write_leaves_the_previous_index_intact(index_copy, tmp_path, m
     before = index.search(q)
     m0 = _manifest(index_copy)
 
-    import rag.lexical
+    import rag.indexing.lexical
 
     def crash(self, folder):
         raise OSError("disk full (simulated)")
-    monkeypatch.setattr(rag.lexical.Lexical, "save", crash)
+    monkeypatch.setattr(rag.indexing.lexical.Lexical, "save", crash)
     with pytest.raises(IndexStateError, match="simulated.*previous index is unchanged"):
         index.remove([SAMPLE / F004])
     monkeypatch.undo()
@@ -241,7 +241,7 @@ def test_cli_ingest_reports_and_exit_code(index_copy, tmp_path):
 
 
 def test_an_interrupted_ingest_keeps_its_checkpoints(index_copy, tmp_path, monkeypatch):
-    from rag.embed import Embedder
+    from rag.encoders.embedder import Embedder
     corpus = tmp_path / "new"
     corpus.mkdir()
     (corpus / "a.txt").write_text(
@@ -253,6 +253,7 @@ def test_an_interrupted_ingest_keeps_its_checkpoints(index_copy, tmp_path, monke
         "SECRETARY BLINKEN:  The lighthouse keepers will keep their pensions; the department has guaranteed them "
         "in writing.\n", encoding="utf-8")
     monkeypatch.setenv("RAG_CHECKPOINT_CHUNKS", "1")   # commit after every file
+    settings.use(None)                                  # read the environment again
     index = Index.open(index_copy)
     real, calls = Embedder.encode, []
 
@@ -290,6 +291,6 @@ def test_mentions_looks_words_up_in_passages_speakers_and_titles(sample_index):
     """The abstention gate asks whether the whole index ever mentions a name; it must not scan every passage."""
     assert sample_index.mentions("Minsk") and sample_index.mentions("sanctions")   # passage words, any inflection
     assert sample_index.mentions("Blinken")                                       # a speaker label
-    assert sample_index.mentions("Interview") and not sample_index._view.lexical.knows("interview")  # a title only
+    assert sample_index.mentions("Interview") and not sample_index.view.lexical.knows("interview")  # a title only
     for absent in ("Khashoggi", "Haiti", "Xinjiang"):
         assert not sample_index.mentions(absent)

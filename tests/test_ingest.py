@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunker import CHUNKER_VERSION, Chunker, default_tokenizer
+from rag.ingest.chunker import CHUNKER_VERSION, Chunker, default_tokenizer
 from rag.errors import InputError
 from rag.ingest import find_files, load, read_transcript
 

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from rag import metrics as m
+from rag.evaluation import metrics as m
 
 EVIDENCE = ("We are providing an additional 45 million dollars in humanitarian assistance "
             "to the people of Syria, including food, shelter and medical care.")  # 22 tokens -> 18 5-grams
@@ -141,7 +141,7 @@ def test_faithfulness():
     assert m.faithfulness(uncited + "\n" + supported, passages) == 0.5  # a marker never reaches back across lines
     assert m.faithfulness("Something [7].", passages) == 0.0  # unknown citation number
     assert m.faithfulness("", passages) is None
-    # a custom support check (e.g. rag.verify's) is used when given
+    # a custom support check (e.g. rag.answer.verify's) is used when given
     assert m.faithfulness(wrong_cite, passages, supported=lambda s, ps: True) == 1.0
 
 

@@ -1,4 +1,4 @@
-"""Milvus vector store (rag.milvus_store) against Milvus Lite, in process.
+"""Milvus vector store (rag.indexing.milvus) against Milvus Lite, in process.
 
 Same top-5 as FAISS on the bundled sample's gold questions; filters sent as Milvus expressions
 select exactly the chunks the local filters select; insert/delete keep the collection in step.
@@ -14,8 +14,8 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from rag.errors import RagError  # noqa: E402
-from rag.milvus_store import MilvusVectors, StoreURI, filter_expression, is_store_uri  # noqa: E402
-from rag.retrieve import Columns, Filters  # noqa: E402
+from rag.indexing.milvus import MilvusVectors, StoreURI, filter_expression, is_store_uri  # noqa: E402
+from rag.retrieval import Columns, Filters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def sample(sample_index):
     chunks = list(sample_index.chunks)
-    vectors = np.asarray(sample_index._view.vectors, dtype=np.float32)
+    vectors = np.asarray(sample_index.vectors, dtype=np.float32)
     questions = [json.loads(x)["question"] for x in (ROOT / "eval" / "gold_sample.jsonl").read_text().splitlines() if x.strip()]
     return chunks, vectors, questions, sample_index.embedder.encode(questions)
 
@@ -115,9 +115,9 @@ def test_index_with_milvus_lite_store_same_results_and_filters(sample_dir, sampl
     shutil.copytree(sample_dir, corpus)
     uri = f"milvus-lite://{tmp_path}/vectors.db"
     idx = Index.build([corpus], path=tmp_path / "index", store=uri, progress=False)
-    assert idx.manifest["vector_store"] == uri and idx._view.milvus.count() == len(idx)
+    assert idx.manifest["vector_store"] == uri and idx.milvus.count() == len(idx)
     reopened = Index.open(tmp_path / "index")
-    assert reopened._view.milvus is not None
+    assert reopened.milvus is not None
     for q in questions[:20]:
         for mode in ("dense", "hybrid"):
             got = [h.text for h in reopened.search(q, k=5, mode=mode)]
@@ -132,6 +132,6 @@ def test_index_with_milvus_lite_store_same_results_and_filters(sample_dir, sampl
         assert {h.text for h in hits} == {h.text for h in want}
     first = sorted(corpus.iterdir())[0]
     reopened.remove([first])
-    assert reopened._view.milvus.count() == len(reopened) and all(h.path != str(first) for h in reopened.search("the", k=10))
+    assert reopened.milvus.count() == len(reopened) and all(h.path != str(first) for h in reopened.search("the", k=10))
     with pytest.raises(IndexStateError, match="store"):
         Index.build([corpus], path=tmp_path / "index", store=f"milvus-lite://{tmp_path}/other.db", progress=False)

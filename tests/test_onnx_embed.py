@@ -1,4 +1,4 @@
-"""ONNX Runtime encoder (rag.onnx_embed): exported locally from the bundled MiniLM, fp32 and int8.
+"""ONNX Runtime encoder (rag.encoders.onnx_encoder): exported locally from the bundled MiniLM, fp32 and int8.
 
 Real chunks of the bundled sample, real gold questions, the real model through both paths.
 Measured when written (234 sample chunks): int8 cosine to torch min 0.981, mean 0.992;
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from rag import ingest
-from rag.chunker import Chunker
-from rag.onnx_embed import OnnxEncoder, export_onnx, length_buckets
+from rag.ingest.chunker import Chunker
+from rag.encoders.onnx_encoder import OnnxEncoder, export_onnx, length_buckets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def questions():
 
 @pytest.fixture(scope="module")
 def torch_vectors(sample_texts, questions):
-    from rag.embed import Embedder
+    from rag.encoders.embedder import Embedder
     e = Embedder()
     return e.encode(sample_texts), e.encode(questions)
 

@@ -100,7 +100,7 @@ def test_injected_instructions_change_no_retrieval_for_other_questions(indexes):
 def test_checker_removes_claims_the_cited_passage_does_not_support(indexes):
     """A model obeying the injection ('the Secretary resigned') cites a passage that does not say so: the checker
     must drop or replace that sentence; what it keeps is verbatim or supported by the passage it cites."""
-    from rag.verify import verify
+    from rag.answer.verify import verify
     _, hostile, _ = indexes
     fish = hostile.search("fisheries agreement Iceland cod quotas", k=1)[0]
     geneva = hostile.search("tone of the Biden Putin meeting in Geneva", k=1)[0]
@@ -149,7 +149,7 @@ def test_answer_drawn_from_the_hostile_passage_shows_only_supported_text(indexes
 # ---- markup in transcript text --------------------------------------------------------------------------------
 
 def test_transcript_markup_is_escaped_in_every_rendering(indexes):
-    from ui.app import answer_markdown, hits_markdown
+    from ui.handlers import answer_markdown, hits_markdown
     _, hostile, _ = indexes
     hits = hostile.search("fisheries agreement Iceland cod quotas", k=3)
     assert "<script>" in hits[0].text

@@ -7,7 +7,8 @@ import pytest
 from rag.errors import RagError
 from rag.records import Answer, Citation, Hit
 from ui import render
-from ui.app import answer_markdown, check_exposure, filters_from, is_loopback, _upload_report
+from ui.app import check_exposure, is_loopback
+from ui.handlers import _upload_report, answer_markdown, filters_from
 
 from reliability_util import handler, tags
 
@@ -148,7 +149,7 @@ def test_check_upload_limits_type_size_and_emptiness(tmp_path):
 
 
 def test_upload_report_lists_skipped_files_with_reasons(tmp_path):
-    from rag.index import IngestReport
+    from rag.indexing.updates import IngestReport
     rep = IngestReport(added=[str(tmp_path / "a.txt")], skipped=[(str(tmp_path / "b.txt"), "no speaker labels found")],
                        duplicates=[(str(tmp_path / "d.txt"), str(tmp_path / "a.txt"))])
     md = _upload_report([tmp_path / "a.txt", tmp_path / "b.txt"], [("c.pdf", "type .pdf is not accepted")], rep)

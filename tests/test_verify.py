@@ -2,7 +2,8 @@
 import pytest
 
 from rag.records import MODERATOR, OFFICIAL, QUESTIONER, Hit
-from rag.verify import content_words, numbers, parse_citations, sentences, verify
+from rag.answer.verify import verify
+from rag.lexicon import content_words, numbers, parse_citations, sentences
 
 TITLE_UNGA = "Background Briefing on the Secretary's Meetings at the UN General Assembly"
 TITLE_REUTERS = "Secretary Blinken at Reuters NEXT"
@@ -42,7 +43,7 @@ PASSAGES = [P1, P2, P3, P4]
 
 @pytest.fixture(scope="module")
 def encode():
-    from rag.embed import Embedder
+    from rag.encoders.embedder import Embedder
     return Embedder().encode
 
 

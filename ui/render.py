@@ -1,4 +1,5 @@
 """HTML for the chat UI: the sources panel, the chat bubbles, and upload checks.
+Takes answers, hits and uploaded file names; gives escaped HTML and Markdown, and upload verdicts.
 
 Everything that comes from a transcript (titles, speakers, quotes, answer text) is
 escaped here before it reaches the browser, so markup or script inside a scraped

@@ -1,0 +1,141 @@
+"""Evidence and the abstention gate: the sentence of each passage that best answers the question, and
+whether the passages cover the question at all. Takes a question and prepared passages; gives scored
+`Evidence`, a `Gate`, the digest's selection and the excerpts the model reads.
+
+Abstention (settings.answer): the best evidence score must reach `relevance_min`, the question's topic
+words must be covered (`coverage_min`), no name of the question may be unknown to the whole index
+(after mapping a capital used for its government, "Beijing" -> china, and ignoring months), and when a
+name is missing from the retrieved passages the evidence must reach `names_missing_relevance`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from rag.answer.verify import PassageView, supporting
+from rag.lexicon import content_words, names, stem, words
+from rag.records import Hit
+from rag.settings import current
+
+ALIASES = {"washington": "u.s", "beijing": "china", "moscow": "russia", "kremlin": "russia", "pyongyang": "korea",
+           "kyiv": "ukraine", "kiev": "ukraine", "taipei": "taiwan", "tehran": "iran", "tokyo": "japan",
+           "seoul": "korea", "havana": "cuba", "minsk": "belarus", "ankara": "turkey", "delhi": "india"}
+MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"}
+
+
+def topic_of(question: str) -> str:
+    """The question's content words in order ('What did officials say about North Korea?' -> 'North Korea')."""
+    keep = set(content_words(question))
+    toks = re.findall(r"[A-Za-z][A-Za-z'’\-.]*[A-Za-z]|\d+", question)
+    return " ".join(t for t in toks if t.lower().replace("’", "'").removesuffix("'s").strip(".'-") in keep) or question
+
+
+@dataclass
+class Evidence:
+    n: int            # passage number (1-based position in the passages)
+    score: float      # best sentence score
+    best: int         # index of that sentence in the passage
+    start: int        # verbatim quote span in hit.text
+    end: int
+
+
+def score_evidence(question: str, views: list[PassageView], encode) -> list[Evidence]:
+    """Best-supporting sentence of each passage that can back a claim, best first."""
+    cfg = current().answer
+    topic = topic_of(question)
+    qv = encode([question, topic])
+    stems = {stem(w) for w in content_words(question)}
+    found = []
+    for v in views:
+        if not supporting(v.hit) or not len(v.vectors):
+            continue
+        sims = np.max(v.vectors @ qv.T, axis=1)
+        lex = np.array([len(stems & {stem(w) for w in content_words(v.sentence(i))}) / max(1, len(stems))
+                        for i in range(len(v.spans))])
+        scores = sims + cfg.lexical_weight * lex
+        best = int(np.argmax(scores))
+        start, end = v.spans[best]
+        # extend a short sentence with the next one when that one is on topic too
+        if best + 1 < len(v.spans) and (end - start) < 120 and scores[best + 1] >= scores[best] - 0.1 \
+                and v.spans[best + 1][1] - start <= cfg.quote_max_chars:
+            end = v.spans[best + 1][1]
+        found.append(Evidence(v.n, float(scores[best]), best, start, end))
+    return sorted(found, key=lambda e: -e.score)
+
+
+def topic_words(question: str) -> list[str]:
+    m = re.search(r"\b(?:about|on|regarding|concerning)\s+(.+)$", question, re.I)
+    return content_words(m.group(1) if m else question) or content_words(question)
+
+
+def _vocabulary(hits) -> set[str]:
+    vocab: set[str] = set()
+    for h in hits:
+        vocab |= set(words(" ".join(x for x in (h.text, h.question, h.speaker, h.title) if x)))
+    return vocab
+
+
+def _absent_names(question: str, known: Callable[[str], bool]) -> list[str]:
+    """Names of the question for which `known(word)` is false (months ignored, capitals read as countries)."""
+    out = []
+    for n in names(question):
+        if n in MONTHS or known(n) or all(known(p) for p in n.split("-")):
+            continue
+        if n in ALIASES and known(ALIASES[n]):
+            continue
+        out.append(n)
+    return sorted(out)
+
+
+def coverage(question: str, passages: Sequence[Hit]) -> tuple[float, list[str]]:
+    """(share of topic words found, names of the question found nowhere) in the passages.
+
+    The question a passage answers counts here (it tells what the passage is about), never as support.
+    """
+    vocab = _vocabulary(passages)
+    stems = {stem(w) for w in vocab}
+    tw = topic_words(question)
+    share = sum(stem(w) in stems for w in tw) / len(tw) if tw else 0.0
+    return share, _absent_names(question, vocab.__contains__)
+
+
+@dataclass
+class Gate:
+    relevance: float          # best evidence score
+    coverage: float           # share of topic words found
+    missing: list[str]        # names of the question found in none of the passages
+    unknown: list[str] = field(default_factory=list)   # names of the question found nowhere in the index
+
+    @property
+    def ok(self) -> bool:
+        cfg = current().answer
+        if self.unknown or self.relevance < cfg.relevance_min or self.coverage < cfg.coverage_min:
+            return False
+        return not self.missing or self.relevance >= cfg.names_missing_relevance
+
+
+def gate(question: str, passages: Sequence[Hit], evidence: list[Evidence], mentions: Optional[Callable[[str], bool]] = None) -> Gate:
+    """Whether the passages cover the question well enough to answer (else: abstain)."""
+    share, missing = coverage(question, passages)
+    # the whole index: Index.mentions looks words up in its BM25 vocabulary and titles (no scan of every passage)
+    unknown = _absent_names(question, mentions) if mentions is not None else []
+    return Gate(evidence[0].score if evidence else 0.0, share, missing, unknown)
+
+
+def select_digest(evidence: list[Evidence]) -> list[Evidence]:
+    if not evidence:
+        return []
+    cfg = current().answer
+    floor = max(cfg.evidence_floor, evidence[0].score - cfg.evidence_margin)
+    return [e for e in evidence if e.score >= floor][:cfg.max_digest]
+
+
+def excerpt(view: PassageView, e: Evidence) -> str:
+    """The evidence with one sentence of context on each side (verbatim) for the model."""
+    a = view.spans[max(0, e.best - 1)][0]
+    b = max(e.end, view.spans[min(len(view.spans) - 1, e.best + 1)][1])
+    return view.hit.text[a:b]

@@ -1,0 +1,107 @@
+"""CLI command handlers: turn parsed arguments into library calls and print results.
+Takes parsed arguments; gives printed results (text or JSON) and an exit code.
+
+Each handler returns the process exit code. Owners: ingest/remove/search (index stage),
+ask (answer stage). Keep each handler short; logic belongs in the library modules.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from rag.answer import Done, Text
+from rag.indexing.index import Index
+
+HIT_FIELDS = ("rank", "score", "chunk_id", "doc_id", "path", "title", "date", "source_url", "publisher",
+              "speaker", "role", "text", "question")
+
+
+def _print_report(report, as_json: bool) -> int:
+    """Ingest/remove report: summary on stdout, every skipped file on stderr; exit 1 if any was skipped."""
+    for path, reason in report.skipped:
+        print(f"rag: skipped {path}: {reason}", file=sys.stderr)
+    for path, same in report.duplicates:
+        print(f"rag: {path}: same transcript as {same}, indexed once", file=sys.stderr)
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(f"documents: {len(report.added)} added, {len(report.updated)} updated, {report.unchanged} unchanged, "
+              f"{len(report.removed)} removed, {len(report.duplicates)} duplicate, {len(report.skipped)} skipped")
+        print(f"chunks: {report.chunks_embedded} embedded, {report.chunks_reused} reused; "
+              f"index now holds {report.documents_total} documents, {report.chunks_total} chunks")
+    return 1 if report.skipped else 0
+
+
+def ingest(args: argparse.Namespace) -> int:
+    index = Index.build(args.paths, path=args.index, model=args.model, progress=True,
+                        backend=getattr(args, "backend", None), store=getattr(args, "store", None))
+    return _print_report(index.last_report, getattr(args, "json", False))
+
+
+def remove(args: argparse.Namespace) -> int:
+    index = Index.open(args.index)
+    return _print_report(index.remove(args.paths), False)
+
+
+def hit_json(hit) -> dict:
+    """A hit as the `rag search --json` contract: the contract fields first, then the rest."""
+    d = hit.to_dict()
+    return {**{f: d[f] for f in HIT_FIELDS}, **{k: v for k, v in d.items() if k not in HIT_FIELDS}}
+
+
+def search(args: argparse.Namespace) -> int:
+    index = Index.open(args.index)
+    hits = index.search(args.query, k=args.k, mode=args.mode, speaker=args.speaker, publisher=args.publisher,
+                        kind=args.kind, date_from=args.since, date_to=args.until)
+    if args.json:
+        print(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("no matching passages")
+    for h in hits:
+        who = f"{h.speaker or 'unattributed'} ({h.role})"
+        print(f"{h.rank}. [{h.score:.4f}] {who} | {h.title} | {h.date or 'no date'}")
+        print(f"   {h.path}" + (f"  {h.source_url}" if h.source_url else ""))
+        if h.question and h.role != "questioner":
+            print(textwrap.fill(f"asked: {h.question}", 100, initial_indent="   ", subsequent_indent="   ",
+                                max_lines=2, placeholder=" ..."))
+        print(textwrap.fill(h.text, 100, initial_indent="   ", subsequent_indent="   ", max_lines=4,
+                            placeholder=" ..."))
+        print()
+    return 0
+
+
+def ask(args: argparse.Namespace) -> int:
+    """`rag ask`: the checked answer, streamed, then its numbered sources; --json prints one object."""
+    index = Index.open(args.index)
+    kwargs = dict(k=args.k, model=args.model, speaker=args.speaker, publisher=args.publisher, kind=args.kind,
+                  date_from=args.since, date_to=args.until)
+    answer = None
+    for event in index.ask_stream(args.question, **kwargs):
+        if isinstance(event, Text) and not args.json:
+            print(event.text, end="", flush=True)
+        elif isinstance(event, Done):
+            answer = event.answer
+    if args.json:
+        d = answer.to_dict()
+        d["passages"] = [hit_json(h) for h in answer.passages]
+        print(json.dumps(d, ensure_ascii=False, indent=1))
+        return 0
+    print("\n")
+    if answer.abstained:
+        print("Closest passages:" if answer.passages else "No passages matched.")
+        for n, h in enumerate(answer.passages, start=1):
+            print(f"[{n}] {h.speaker or 'unattributed'} ({h.role}) | {h.title} | {h.date or 'no date'}")
+            print(textwrap.fill(h.text, 100, initial_indent="    ", subsequent_indent="    ", max_lines=2,
+                                placeholder=" ..."))
+        return 0
+    print("Sources:")
+    for c in answer.citations:
+        print(f"[{c.n}] {c.speaker or 'unattributed'} | {c.title} | {c.date or 'no date'}")
+        print(f"    {c.source_url or c.path}")
+    t = answer.timings
+    print(f"\n({t.get('total_s', 0):.1f} s; first text after {t.get('first_text_s', t.get('total_s', 0)):.1f} s)",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,256 @@
+"""The index folder on disk: manifest, chunk store, vectors, FAISS and BM25 files, written atomically.
+Takes a manifest, chunks, vectors and BM25 texts; gives checksummed generations and reads them back.
+
+Layout (g = generation number, bumped by every write):
+
+    manifest.json        what is in the index and which data files hold it, with sha256 checksums
+    chunks.g.jsonl       one Chunk per line (JSON), row i = vector i = FAISS id i
+    vectors.g.npy        float32 (n, dim) unit vectors (numpy format, allow_pickle=False)
+    faiss.g.index        faiss.write_index of make_faiss_index(vectors)
+    bm25.g/              bm25s.BM25.save(..., allow_pickle=False): .npy arrays + JSON vocabulary
+    .lock                writers hold an exclusive flock on it
+
+Crash safety: a write puts all data under new generation-numbered names, fsyncs
+them, then atomically replaces manifest.json (os.replace) and fsyncs the
+folder. Until that rename, readers and a crashed writer's successor see the
+previous generation untouched. Files of generations older than the previous
+one are deleted afterwards (the previous one is kept for readers that opened
+it a moment before the switch). No file is ever unpickled.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from rag.errors import IndexStateError
+from rag.indexing.ann import make_faiss_index
+from rag.indexing.lexical import Lexical
+from rag.records import Chunk
+from rag.settings import current
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+_GEN_FILE = re.compile(r"^(chunks|vectors|faiss|bm25)\.(\d+)(\.jsonl|\.npy|\.index)?$")
+
+
+# chunk fields repeated across the chunks of one briefing or turn: loaded as one shared string each
+SHARED_FIELDS = ("doc_id", "path", "title", "date", "source_url", "publisher", "kind", "speaker", "role", "question",
+                 "question_speaker")
+
+
+@dataclass
+class Loaded:
+    """One generation of the index, read from disk and checked."""
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    vectors: np.ndarray        # read-only memory map
+    faiss_index: Any
+    lexical: Lexical
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # some filesystems cannot fsync a folder
+        _fsync_file(path)
+
+
+class Store:
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.manifest_path = self.folder / MANIFEST
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    # -- lock -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, timeout: Optional[float] = None) -> Iterator[None]:
+        """Exclusive writer lock. A second writer waits (saying so on stderr), then gives up clearly."""
+        timeout = current().index.lock_timeout_s if timeout is None else timeout
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise IndexStateError(f"cannot use {self.folder}/ as an index folder: {e.strerror or e}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"rag: index {self.folder} is being written by another process; waiting "
+                      f"(up to {timeout:.0f} s)...", file=sys.stderr, flush=True)
+                deadline = time.monotonic() + timeout
+                while True:
+                    time.sleep(0.2)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise IndexStateError(
+                                f"index {self.folder} is locked by another ingest or remove that is still running "
+                                f"after {timeout:.0f} s; try again when it has finished") from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    # -- reading --------------------------------------------------------------
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.folder.is_dir():
+            raise IndexStateError(f"no index at {self.folder}/: build one with `rag ingest PATH --index {self.folder}`")
+        if not self.manifest_path.is_file():
+            raise IndexStateError(f"{self.folder}/ holds no index (no {MANIFEST}): "
+                                  f"build one with `rag ingest PATH --index {self.folder}`")
+        try:
+            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise IndexStateError(f"{self.manifest_path} is unreadable or corrupt ({e}); "
+                                  f"delete {self.folder}/ and run `rag ingest` again") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+            raise IndexStateError(f"{self.manifest_path} has format {manifest.get('format') if isinstance(manifest, dict) else '?'}, "
+                                  f"this version reads format {FORMAT_VERSION}; delete {self.folder}/ and run `rag ingest` again")
+        shapes = {"generation": int, "count": int, "data": dict, "checksums": dict, "files": dict,
+                  "embedding": dict, "chunker": dict}
+        bad = [k for k, t in shapes.items() if not isinstance(manifest.get(k), t)]
+        if not bad and set(manifest["data"]) != {"chunks", "vectors", "faiss", "bm25"}:
+            bad = ["data"]
+        if bad:
+            raise IndexStateError(f"{self.manifest_path} is damaged (bad or missing {', '.join(bad)}); "
+                                  f"delete {self.folder}/ and run `rag ingest` again")
+        return manifest
+
+    def load(self, manifest: Optional[dict[str, Any]] = None) -> Loaded:
+        """Read and verify the generation named by the manifest (re-reading it once if a writer switched meanwhile)."""
+        for attempt in range(3):
+            m = manifest if (manifest is not None and attempt == 0) else self.read_manifest()
+            try:
+                return self._load(m)
+            except FileNotFoundError as e:
+                if self.read_manifest().get("generation") == m.get("generation"):
+                    raise IndexStateError(f"index file {e.filename} is missing; the index in {self.folder}/ is damaged: "
+                                          f"delete it and run `rag ingest` again") from None
+        raise IndexStateError(f"index {self.folder}/ keeps changing while being opened; try again")
+
+    def _verify(self, manifest: dict[str, Any]) -> None:
+        for rel, digest in manifest["checksums"].items():
+            path = self.folder / rel
+            if not path.is_file():
+                raise FileNotFoundError(2, "missing", str(path))
+            if _sha256(path) != digest:
+                raise IndexStateError(f"index file {path} is corrupt or truncated (checksum mismatch); "
+                                      f"delete {self.folder}/ and run `rag ingest` again")
+
+    def _load(self, m: dict[str, Any]) -> Loaded:
+        import faiss
+        self._verify(m)
+        data = m["data"]
+        n = int(m["count"])
+        chunks = []
+        shared: dict[str, str] = {}   # one string object per distinct title, path, question ... (~50 chunks share each)
+        with open(self.folder / data["chunks"], encoding="utf-8") as f:
+            for line in f:
+                d = json.loads(line)
+                for key in SHARED_FIELDS:
+                    v = d.get(key)
+                    if isinstance(v, str):
+                        d[key] = shared.setdefault(v, v)
+                chunks.append(Chunk.from_dict(d))
+        vectors = np.load(self.folder / data["vectors"], mmap_mode="r", allow_pickle=False)
+        faiss_index = faiss.read_index(str(self.folder / data["faiss"]))
+        lexical = Lexical.load(self.folder / data["bm25"], n)
+        if not (len(chunks) == n == vectors.shape[0] == faiss_index.ntotal):
+            raise IndexStateError(f"index {self.folder}/ is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
+                                  f"{faiss_index.ntotal} in FAISS, manifest says {n}); delete it and run `rag ingest` again")
+        return Loaded(m, chunks, vectors, faiss_index, lexical)
+
+    # -- writing --------------------------------------------------------------
+    def write(self, manifest: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
+              lexical_texts: list[str], previous_faiss=None) -> Loaded:
+        """Write a new generation and switch the manifest to it. Call with the lock held.
+
+        Any failure before the switch leaves the previous generation in force (and its files untouched)."""
+        try:
+            return self._write(manifest, chunks, vectors, lexical_texts, previous_faiss)
+        except OSError as e:
+            raise IndexStateError(f"could not write the index in {self.folder}/ ({e.strerror or e}); "
+                                  f"the previous index is unchanged") from e
+
+    def _write(self, manifest, chunks, vectors, lexical_texts, previous_faiss=None) -> Loaded:
+        import faiss
+        self.folder.mkdir(parents=True, exist_ok=True)
+        g = int(manifest.get("generation", 0)) + 1
+        names = {"chunks": f"chunks.{g}.jsonl", "vectors": f"vectors.{g}.npy",
+                 "faiss": f"faiss.{g}.index", "bm25": f"bm25.{g}"}
+        for name in names.values():  # leftovers of a writer that crashed at this generation
+            p = self.folder / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+
+        written: list[Path] = []
+        p = self.folder / names["chunks"]
+        with open(p, "w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        written.append(p)
+        p = self.folder / names["vectors"]
+        with open(p, "wb") as f:
+            np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+        written.append(p)
+        p = self.folder / names["faiss"]
+        faiss_index = make_faiss_index(vectors, previous=previous_faiss)
+        faiss.write_index(faiss_index, str(p))
+        written.append(p)
+        lexical = Lexical.build(lexical_texts)
+        written += lexical.save(self.folder / names["bm25"])
+        for p in written:
+            _fsync_file(p)
+        _fsync_dir(self.folder / names["bm25"])
+
+        new = dict(manifest)
+        new.update(format=FORMAT_VERSION, generation=g, count=len(chunks), data=names,
+                   updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                   checksums={str(p.relative_to(self.folder)): _sha256(p) for p in written})
+        tmp = self.folder / f"{MANIFEST}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(new, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.manifest_path)
+        _fsync_dir(self.folder)
+        self._remove_stale(keep={g, g - 1})
+        return Loaded(new, chunks, vectors, faiss_index, lexical)
+
+    def _remove_stale(self, keep: set[int]) -> None:
+        for p in self.folder.iterdir():
+            m = _GEN_FILE.match(p.name)
+            if m and int(m.group(2)) not in keep:
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()

@@ -1,0 +1,148 @@
+"""Incremental updates of an index: which files changed, what their transcripts and chunks are, which vectors
+can be reused. Takes paths and the index's files table; gives changes, chunk entries and an `IngestReport`.
+
+A file whose fingerprint (bytes and user metadata) is unchanged is not even re-read; a changed file's
+chunks are replaced; a file gone from a re-ingested folder loses its chunks. The same transcript under
+two names is indexed once (the second is recorded as a duplicate and takes over if the first is removed).
+Vectors are reused for every chunk whose embedding text is already in the index (`content_key`).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from rag import ingest
+from rag.errors import InputError
+from rag.records import Chunk
+
+PathLike = Union[str, os.PathLike]
+Change = tuple[str, str, str]                 # (key, path as given, fingerprint)
+Entry = tuple[str, dict, list[Chunk]]         # (key, files-table entry, chunks: none for a duplicate)
+
+
+@dataclass
+class IngestReport:
+    """What an `add` or `remove` did."""
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, path of the identical transcript)
+    skipped: list[tuple[str, str]] = field(default_factory=list)     # (path, reason)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_total: int = 0
+    documents_total: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["duplicates"] = [{"path": p, "same_as": q} for p, q in self.duplicates]
+        d["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return d
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What BM25 indexes: who speaks, their words, and the question they answer."""
+    return "\n".join(x for x in (chunk.speaker, chunk.text, chunk.question) if x)
+
+
+def content_key(c: Chunk) -> str:
+    """Everything the embedding text is made of (for a fixed chunker version and model)."""
+    return hashlib.sha256("\x1f".join(x or "" for x in (c.question_speaker, c.question, c.speaker, c.text))
+                          .encode("utf-8")).hexdigest()
+
+
+def file_key(path: PathLike) -> str:
+    """Identity of a file in the index: its absolute path (symlinks kept, so two names stay two files)."""
+    return os.path.abspath(os.fspath(path))
+
+
+def under(key: str, roots: Iterable[str]) -> bool:
+    return any(key == r or key.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def as_list(paths) -> list:
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+
+
+def scan(paths: Sequence[PathLike], files: dict[str, dict], report: IngestReport) -> tuple[set[str], list[Change]]:
+    """(keys of indexed files gone from re-ingested folders, changed or new files) under `paths`."""
+    errors: list[InputError] = []
+    found = [Path(f) for f in ingest.find_files(paths, errors=errors)]
+    report.skipped += [(e.path, e.reason) for e in errors]
+    seen, changed = set(), []
+    for p in found:
+        key = file_key(p)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            fp = ingest.fingerprint(p)
+        except InputError as e:   # unreadable, too large, not a regular file: an indexed copy stays
+            report.skipped.append((e.path, e.reason))
+            continue
+        except OSError as e:
+            report.skipped.append((str(p), f"unreadable: {e.strerror or e}"))
+            continue
+        if key in files and files[key].get("fingerprint") == fp:
+            report.unchanged += 1
+        else:
+            changed.append((key, str(p), fp))
+    folders = [file_key(p) for p in paths if os.path.isdir(p)]
+    gone = {k for k in files if k not in seen and under(k, folders) and not os.path.lexists(k)}
+    return gone, changed
+
+
+def read_changes(old_files: dict[str, dict], gone: set[str], changed: list[Change], report: IngestReport,
+                 chunk) -> tuple[dict[str, dict], list[Entry]]:
+    """(files kept as they are, entries of the re-read files): changed files parsed and chunked with `chunk`,
+    duplicates of one transcript recorded once; files that cannot be read are reported and left out."""
+    changed_keys = {k for k, _, _ in changed}
+    files = {k: dict(v) for k, v in old_files.items() if k not in gone and k not in changed_keys}
+    report.removed += [old_files[k]["path"] for k in sorted(gone)]
+    # Duplicates of a file that is gone or changing lose their original: re-read them.
+    for k, v in list(files.items()):
+        if v.get("duplicate_of") in gone or v.get("duplicate_of") in changed_keys:
+            changed.append((k, v["path"], v.get("fingerprint", "")))
+            del files[k]
+    owner_of_doc = {v["doc_id"]: k for k, v in files.items() if not v.get("duplicate_of")}
+    changed.sort(key=lambda x: x[0] not in old_files)  # a file already indexed keeps its documents
+    by_path = {shown: (key, fp) for key, shown, fp in changed}
+    entries: list[Entry] = []
+    for shown, t in ingest.read_each(shown for _, shown, _ in changed):
+        key, fp = by_path[shown]
+        if isinstance(t, InputError):
+            report.skipped.append((t.path, t.reason))
+            continue
+        entry = {"path": shown, "fingerprint": fp, "doc_id": t.doc_id, "title": t.title,
+                 "content_hash": t.content_hash, "chunk_ids": [], "duplicate_of": None}
+        (report.updated if key in old_files else report.added).append(shown)
+        chunks: list[Chunk] = []
+        owner = owner_of_doc.get(t.doc_id)
+        if owner is not None:
+            entry["duplicate_of"] = owner
+            report.duplicates.append((shown, (files.get(owner) or next(e for k, e, _ in entries if k == owner))["path"]))
+        else:
+            chunks = chunk(t)
+            entry["chunk_ids"] = [c.chunk_id for c in chunks]
+            owner_of_doc[t.doc_id] = key
+        entries.append((key, entry, chunks))
+    return files, entries
+
+
+def assemble(base_vectors: Optional[np.ndarray], new_chunks: list[Chunk], old_vectors: np.ndarray,
+             known: dict[str, int], fresh: dict[str, np.ndarray], dim: int) -> np.ndarray:
+    """Vectors of kept rows followed by those of `new_chunks` (reused by content, else freshly embedded)."""
+    nb = 0 if base_vectors is None else len(base_vectors)
+    out = np.empty((nb + len(new_chunks), dim), dtype=np.float32)
+    if nb:
+        out[:nb] = base_vectors
+    for j, c in enumerate(new_chunks):
+        k = content_key(c)
+        out[nb + j] = fresh[k] if k in fresh else old_vectors[known[k]]
+    return out

@@ -1,0 +1,33 @@
+"""The FAISS `VectorStore`: dense rankings over the vectors kept in the index folder (rag.indexing.ann).
+Takes the generation's FAISS index and vector rows; gives (row, score) rankings for rag.retrieval.search.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from rag.indexing import ann
+from rag.retrieval.filters import Filters
+
+
+class FaissVectors:
+    """Vectors of one generation: `matrix` (memory-mapped rows) and `faiss_index` (exact or HNSW)."""
+
+    def __init__(self, faiss_index: Any, matrix: np.ndarray):
+        self.faiss_index = faiss_index
+        self.matrix = matrix
+
+    def selector(self, rows: Optional[np.ndarray]) -> Any:
+        """A FAISS id selector for `rows`, built once per row set and reused while a search widens."""
+        if rows is None:
+            return None
+        import faiss   # heavy: a store that is searched has it loaded already
+        return faiss.IDSelectorBatch(rows)
+
+    def rank(self, qvec: np.ndarray, n: int, rows: Optional[np.ndarray], selector: Any, filters: Filters,
+             period: Optional[tuple[str, str]]) -> list[tuple[int, float]]:
+        """ann.search: exact or HNSW (efSearch >= n); a narrow row set is searched exactly over its rows.
+        `filters` and `period` are already applied to `rows`."""
+        scores, ids = ann.search(self.faiss_index, qvec, n, allowed=rows, vectors=self.matrix, selector=selector)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

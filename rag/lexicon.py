@@ -1,0 +1,179 @@
+"""Words, stems, stop words, names, numbers, sentences and [n] citation markers: one of each.
+Takes plain text; gives word lists, crude stems, sentence spans and citation numbers to every stage.
+
+Two sentence splitters, on purpose: `sentence_spans` (a fast regex; the chunker's, so it defines chunk
+ids: changing it changes every index) and `split_sentences` (pysbd; for reading answers and passages
+sentence by sentence). Citations: `CITATION` is the strict `[n]` / `[n, m]` / `[n-m]` form this
+product writes; `parse_citations` also reads the looser forms a model writes ("(2)", "[passage 1]").
+"""
+from __future__ import annotations
+
+import re
+
+import pysbd
+
+STOP = set("""a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing done down during each either else even ever every few for
+from further had has have having he her here hers herself him himself his how however i if in into is it its
+itself just least less like made make many may me might more most much must my myself no nor not now of off on
+once one only or other others our ours ourselves out over own per quite rather really same shall she should since
+so some such than that the their theirs them themselves then there these they this those though through thus to
+too under until up upon us very via was we were what when where whether which while who whom whose why will with
+within without would yet you your yours yourself also well still already going get got let lot way things thing
+think know see say says said saying told tell tells noted added stated explained according regarding re""".split())
+# words a question or a framing sentence uses that say nothing about the content
+GENERIC = set("""official officials senior administration briefing briefings call press question questions answer
+answers passage passages speaker speakers secretary spokesperson spokesman government statement statements
+remarks mentioned discussed discuss discussing described describe talked talk talking spoke speak commented
+comment emphasized emphasised stressed highlighted addressed address""".split())
+WORD = re.compile(r"[A-Za-z][A-Za-z'’\-.]*[A-Za-z]|[A-Za-z]")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_QUOTE_END = re.compile(r"(?<=[.!?][”\"’])\s+(?=[“\"A-Z])")
+
+_SEGMENTER = None
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences of `text`, stripped; text[start:end] is verbatim."""
+    global _SEGMENTER
+    if _SEGMENTER is None:
+        _SEGMENTER = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    spans = []
+    for para in re.finditer(r"[^\n]+", text):
+        base = para.start()
+        for seg in _SEGMENTER.segment(para.group()):
+            s, e = seg.start, seg.end
+            # pysbd keeps `... virus.”  Next sentence` together: split after a closing quote
+            cuts = [s] + [s + m.end() for m in _QUOTE_END.finditer(para.group()[s:e])] + [e]
+            for a, b in zip(cuts, cuts[1:]):
+                piece = para.group()[a:b]
+                lead = len(piece) - len(piece.lstrip())
+                trail = len(piece.rstrip())
+                if trail > lead:
+                    spans.append((base + a + lead, base + a + trail))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+
+# ---- words --------------------------------------------------------------------
+def norm_word(w: str) -> str:
+    w = w.lower().replace("’", "'").strip(".'-")
+    return w[:-2] if w.endswith("'s") else w
+
+
+def stem(w: str) -> str:
+    """Crude stem: 'tests', 'testing' -> 'test'; 'missiles', 'missile' -> 'missi'."""
+    if len(w) > 4:
+        w = re.sub(r"(?:ing|ed|es|s)$", "", w)
+    return w[:5]
+
+
+def words(text: str) -> list[str]:
+    return [norm_word(w) for w in WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if len(w) > 2 and w not in STOP and w not in GENERIC]
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def names(sentence: str) -> set[str]:
+    """Capitalised words after the first word (proper names, places, organisations), normalised."""
+    toks = WORD.findall(sentence)
+    out = set()
+    for i, t in enumerate(toks):
+        if i == 0 or not t[0].isupper():
+            continue
+        w = norm_word(t)
+        if w in STOP or w in GENERIC or len(w) < 2:
+            continue
+        out.add(w)
+    return out
+
+
+
+# ---- citation markers a model writes ------------------------------------------
+_CITE = re.compile(r"\s*[\[(]\s*(?:passages?\s*|sources?\s*|#)?(\d{1,3}(?:\s*(?:,|and|&|-|–)\s*\d{1,3})*)\s*[\])]",
+                   re.I)
+def parse_citations(sentence: str) -> tuple[str, list[int]]:
+    """The sentence without its [n] markers, and the cited numbers in order (duplicates removed)."""
+    nums: list[int] = []
+    for m in _CITE.finditer(sentence):
+        for part in re.split(r"\s*(?:,|and|&)\s*", m.group(1)):
+            rng = re.split(r"\s*[-–]\s*", part)
+            if len(rng) == 2 and rng[0].isdigit() and rng[1].isdigit() and 0 <= int(rng[1]) - int(rng[0]) < 10:
+                vals = range(int(rng[0]), int(rng[1]) + 1)
+            else:
+                vals = [int(x) for x in rng if x.isdigit()]
+            for v in vals:
+                if v not in nums:
+                    nums.append(v)
+    clean = _CITE.sub("", sentence)
+    clean = re.sub(r"\s+([.,;:!?])", r"\1", clean).strip()
+    return clean, nums
+
+
+
+# ---- citation markers ---------------------------------------------------------
+CITATION = re.compile(r"\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\]")      # [2]  [1, 3]  [2-4]
+LEADING_CITATIONS = re.compile(r"^(?:\s*\[\d+(?:\s*,\s*\d+)*\])+")  # markers that open a text
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Numbers of the strict [n] markers in `text`, in order of first appearance ([2-4] -> 2, 3, 4)."""
+    nums: list[int] = []
+    for m in CITATION.finditer(text):
+        for part in re.split(r"[,;]", m.group(0).strip("[] ")):
+            part = part.strip()
+            if "-" in part:
+                a, b = (int(x) for x in part.split("-", 1))
+                found = range(a, b + 1) if 0 <= b - a <= 20 else [a, b]
+            else:
+                found = [int(part)] if part.isdigit() else []
+            nums.extend(n for n in found if n not in nums)
+    return nums
+
+
+def strip_citations(text: str) -> str:
+    """`text` without its strict [n] markers."""
+    return CITATION.sub(" ", text or "")
+
+
+# ---- the chunker's sentence splitter ------------------------------------------
+_SENTENCE_END = re.compile(r"[.!?…]+[\"”’')\]]*(?=\s+[\"“‘'(\[]?[A-Z0-9—–-])|\n\n")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Ms|Mrs|Dr|St|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|Prof|Rev|Hon|No|Nos|vs|Vol|Inc|Corp|Co|"
+    r"Ltd|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ft|Mt|approx|etc|e\.g|i\.e|a\.m|p\.m)"
+    r"|\b[A-Z]|\b(?:[A-Z]\.){1,3}[A-Z])\.$")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) character spans of the sentences of `text` (paragraph breaks always end one)."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end()
+        if m.group() != "\n\n" and _ABBREV.search(text[start:end]) and not text[start:end].endswith(".."):
+            continue
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+        while start < len(text) and text[start].isspace():
+            start += 1
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    return [(s, e) for s, e in ((s, _rstrip_end(text, s, e)) for s, e in spans) if e > s]
+
+
+def _rstrip_end(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
+
+

@@ -1,0 +1,142 @@
+"""Search filters (speaker or role, publisher, kind, date range) and the chunk metadata columns they run over.
+Takes chunks and a `Filters`; gives the sorted row ids that pass, so searches return k hits whenever k exist.
+
+Speaker filter: a role name (official, questioner, moderator, operator, other, unattributed; plural
+accepted) selects by role; anything else matches speaker labels case-insensitively, either the whole
+label or whole words inside it ("Blinken" matches "SECRETARY BLINKEN"). Publisher and kind match the
+same way. A date filter excludes chunks whose briefing has no date.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from rag.errors import RagError
+from rag.records import QUESTIONER, ROLES, Chunk
+
+DateLike = Union[str, _dt.date, None]
+Match = Union[str, Sequence[str], None]
+
+
+def norm_label(s: Optional[str]) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", (s or "").casefold()).split())
+
+
+def _as_date(value: DateLike, name: str) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    try:
+        return _dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise RagError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def wanted(value: Match) -> list[str]:
+    if value is None:
+        return []
+    values = [value] if isinstance(value, str) else list(value)
+    return [v for v in (norm_label(x) for x in values) if v]
+
+
+def _label_matches(label_norm: str, wanted: Iterable[str]) -> bool:
+    padded = f" {label_norm} "
+    return any(w == label_norm or f" {w} " in padded for w in wanted)
+
+
+@dataclass
+class Filters:
+    speaker: Match = None
+    publisher: Match = None
+    kind: Match = None
+    date_from: DateLike = None
+    date_to: DateLike = None
+
+    def __post_init__(self):
+        self.date_from = _as_date(self.date_from, "date_from")
+        self.date_to = _as_date(self.date_to, "date_to")
+
+    def active(self) -> bool:
+        return bool(wanted(self.speaker) or wanted(self.publisher) or wanted(self.kind)
+                    or self.date_from or self.date_to)
+
+
+class Columns:
+    """Chunk metadata as arrays, for fast filtering."""
+
+    def __init__(self, chunks: Sequence[Chunk]):
+        self.n = len(chunks)
+        self.role = np.array([c.role for c in chunks], dtype=object)
+        self.date = np.array([c.date or "" for c in chunks], dtype=object)
+        self.speaker = np.array([norm_label(c.speaker) for c in chunks], dtype=object)
+        self.publisher = np.array([norm_label(c.publisher) for c in chunks], dtype=object)
+        self.kind = np.array([norm_label(c.kind) for c in chunks], dtype=object)
+        self.day = np.array([int(c.date.replace("-", "")) if c.date and _ISO.match(c.date) else 0 for c in chunks],
+                            dtype=np.int64)   # 20210614; 0 = no date
+        self.turn_key = [(c.doc_id, c.turn) for c in chunks]
+        self.answer_rows = _answer_rows(chunks)
+
+    def _match(self, column: np.ndarray, wanted: list[str]) -> np.ndarray:
+        uniq = {v: _label_matches(v, wanted) for v in set(column.tolist())}
+        return np.fromiter((uniq[v] for v in column), dtype=bool, count=self.n)
+
+    def allowed(self, f: Filters) -> Optional[np.ndarray]:
+        """Sorted row ids passing the filters, or None when no filter is set."""
+        if not f.active():
+            return None
+        mask = np.ones(self.n, dtype=bool)
+        speakers = wanted(f.speaker)
+        if speakers:
+            roles = {w[:-1] if w.endswith("s") and w[:-1] in ROLES else w for w in speakers}
+            role_ok = np.isin(self.role, [r for r in roles if r in ROLES])
+            labels = [w for w in speakers if w not in ROLES and not (w.endswith("s") and w[:-1] in ROLES)]
+            label_ok = self._match(self.speaker, labels) if labels else np.zeros(self.n, dtype=bool)
+            mask &= role_ok | label_ok
+        if wanted(f.publisher):
+            mask &= self._match(self.publisher, wanted(f.publisher))
+        if wanted(f.kind):
+            mask &= self._match(self.kind, wanted(f.kind))
+        if f.date_from or f.date_to:
+            has = self.date != ""
+            mask &= has
+            if f.date_from:
+                mask &= np.where(has, self.date >= f.date_from, False).astype(bool)
+            if f.date_to:
+                mask &= np.where(has, self.date <= f.date_to, False).astype(bool)
+        return np.flatnonzero(mask).astype(np.int64)
+
+
+    def in_period(self, first: str, last: str, allowed_mask: Optional[np.ndarray]) -> np.ndarray:
+        """Sorted rows dated within [first, last] or undated (their date may match), among the allowed ones."""
+        lo, hi = int(first.replace("-", "")), int(last.replace("-", ""))
+        mask = (self.day == 0) | ((self.day >= lo) & (self.day <= hi))
+        if allowed_mask is not None:
+            mask &= allowed_mask
+        return np.flatnonzero(mask).astype(np.int64)
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _answer_rows(chunks: Sequence[Chunk]) -> dict[int, list[int]]:
+    """Questioner row -> rows of the turn answering it (the next turn within 4 that carries its words)."""
+    answers: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        if c.question and c.role != QUESTIONER:
+            answers.setdefault(c.doc_id, []).append(i)
+    out: dict[int, list[int]] = {}
+    for i, c in enumerate(chunks):
+        if c.role != QUESTIONER or c.doc_id not in answers or not c.text:
+            continue
+        rows = [j for j in answers[c.doc_id] if c.turn < chunks[j].turn <= c.turn + 4 and c.text in chunks[j].question]
+        if rows:
+            first = min(chunks[j].turn for j in rows)
+            out[i] = sorted((j for j in rows if chunks[j].turn == first), key=lambda j: chunks[j].part)
+    return out

@@ -1,0 +1,187 @@
+"""One typed, frozen settings object: every tuned constant and every environment variable.
+Takes the process environment (read once, on first use); gives `Settings` with four sections.
+
+    from rag.settings import current
+    current().retrieval.bm25_weight       # 0.5
+    use(replace(current(), index=replace(current().index, checkpoint_chunks=1)))   # tests, library users
+
+Each tuned constant states its reason and the command that calibrated it (rerun it to check).
+Environment variables (the only place in the package that reads them):
+
+    RAG_EMBED_BACKEND    torch | onnx | onnx-int8 for a new index (index.embed_backend)
+    RAG_CHECKPOINT_CHUNKS  commit every N embedded chunks, fixed (index.checkpoint_chunks)
+    RAG_EXACT_MAX        rows up to which search is exact (index.exact_max)
+    RAG_LOCK_TIMEOUT     seconds a writer waits for the index lock (index.lock_timeout_s)
+    RAG_DATE_HINTS       0 turns off dates-in-the-question ranking (retrieval.date_hints)
+    RAG_LLM_INT8         0 runs the language model in float32 (answer.llm_int8)
+    RAG_TORCH_THREADS    torch threads for the language model (runtime.torch_threads)
+    RAG_ONNX_THREADS     ONNX Runtime threads for embedding (runtime.onnx_threads)
+    RAG_PROMPTS_DIR      another folder of prompt templates (answer.prompts_dir)
+    RAG_PASSWORD         password for `rag serve` beyond loopback (runtime.password)
+    MILVUS_TOKEN         token for a Milvus server (runtime.milvus_token)
+    BRIEFING_RAG_CACHE   folder for derived model files (runtime.cache_dir; else $XDG_CACHE_HOME/briefing-rag)
+    BRIEFING_CORPUS      the CC0 corpus for evals and benchmarks (runtime.corpus_dir)
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Optional
+
+from rag.errors import RagError
+
+__all__ = ["Settings", "RetrievalSettings", "AnswerSettings", "IndexSettings", "RuntimeSettings", "current", "use",
+           "from_env", "offline_environment", "child_environment", "replace"]
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    # the usual reciprocal rank fusion constant (Cormack et al. 2009); not tuned
+    rrf_k: int = 60
+    # BM25's vote in hybrid fusion relative to dense (1.0): journalists' questions are paraphrases, where BM25
+    # is the weaker ranker. Chosen on the 22 questions of tests/retrieval_questions.json with 39 CC0 distractor
+    # briefings (`python eval/compare_modes.py`): a tuning-set choice, not a held-out figure.
+    bm25_weight: float = 0.5
+    # candidates per ranking, grown x4 until k distinct turns are found or candidates run out; not tuned
+    min_candidates: int = 50
+    # a date written in the question makes hybrid search also rank that period's briefings (rag.retrieval.dates);
+    # CC0 gold+50 hybrid hit@5 0.690 -> 0.776 (`rag eval eval/gold_cc0.jsonl --corpus-subset gold+50 --no-answers`)
+    date_hints: bool = True
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    # Abstention gate, calibrated on eval/gold_sample.jsonl (72 answerable, 13 absent; retrieval + gate only:
+    # `python eval/bench_answer.py --calibrate`): 0 absent items answered. To answer, all must hold:
+    relevance_min: float = 0.43         # best evidence score (cosine + topic words) of an official's sentence
+    coverage_min: float = 0.3           # share of the question's topic words found in the passages
+    names_missing_relevance: float = 0.58   # evidence needed when a name of the question is in no passage
+    # digest: passages scoring within `evidence_margin` of the best one, never below `evidence_floor`
+    # (same calibration run as the gate)
+    evidence_margin: float = 0.15
+    evidence_floor: float = 0.40
+    lexical_weight: float = 0.15        # weight of the share of topic words found in a sentence (same run)
+    max_digest: int = 4                 # bullets (passages) in the digest: a screenful
+    max_lead: int = 2                   # model sentences kept
+    max_sentences: int = 3              # model sentences read before generation is stopped
+    # two short sentences; ~7 s at the ~12 tokens/s of SmolLM2-135M on 2 cores (`rag bench`)
+    max_new_tokens: int = 80
+    quote_max_chars: int = 420          # a quote longer than this is cut at a word (readability, not tuned)
+    search_factor: int = 3              # retrieve k * this, keep the first k passages that can back a claim
+    # Checker (rag.answer.verify), tuned on SmolLM2 outputs over the sample (`pytest tests/test_verify.py`):
+    sim_min: float = 0.6                # cosine: answer sentence vs best passage sentence
+    cover_min: float = 0.7              # share of the sentence's content words found in the passage
+    replace_min: float = 0.45           # cosine needed for a quote to stand in for an unsupported sentence
+    # int8 linear layers: identical answers and metrics on 30 sample gold items, ~2x faster generation
+    # (`rag eval eval/gold_sample.jsonl` with RAG_LLM_INT8=0 and =1)
+    llm_int8: bool = True
+    prompts_dir: Optional[str] = None   # None: the templates shipped in the `prompts` package
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    embed_backend: str = "torch"        # for a new index; an existing index keeps its own
+    # texts per encode call: the encoders sort each call by length, so bigger calls pad less (`rag bench`)
+    embed_batch: int = 512
+    # commit a generation after this many freshly embedded chunks (growing with the index unless fixed)
+    checkpoint_chunks: int = 4096
+    checkpoint_fixed: bool = False      # True when RAG_CHECKPOINT_CHUNKS is set: a fixed interval
+    # exact IndexFlatIP up to this many rows, HNSW above (`rag bench`: exact search p95 grows past ~50k rows)
+    exact_max: int = 50000
+    hnsw_m: int = 32                    # FAISS's usual graph degree for 384-dim text vectors; not tuned
+    ef_construction: int = 100
+    # efSearch: question embeddings sit farther from chunks than chunks from each other; recall@10 0.9945
+    # (by score) at 199,657 CC0 rows (`rag bench --index DIR`), growing to ef_search_max at 1M rows
+    ef_search: int = 512
+    ef_search_max: int = 4096
+    exact_subset_max: int = 20000       # a filter keeping at most this many rows (or 1/8) is searched exactly
+    lock_timeout_s: float = 600.0       # a second writer waits this long for the index lock
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    cache_dir: Optional[str] = None     # derived model files (converted GGUF, ONNX exports)
+    torch_threads: Optional[int] = None
+    onnx_threads: Optional[int] = None
+    password: Optional[str] = None
+    milvus_token: str = ""
+    corpus_dir: Optional[str] = None    # the CC0 corpus for evals and benchmarks (default ../shared/corpus/wh-briefings)
+
+
+@dataclass(frozen=True)
+class Settings:
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+
+
+def _int(env: Mapping[str, str], name: str) -> Optional[int]:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RagError(f"${name}={value!r} is not a whole number") from None
+
+
+def from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
+    """Settings from an environment (default: the process's), over the defaults above."""
+    env = os.environ if env is None else env
+    d = Settings()
+    checkpoint = _int(env, "RAG_CHECKPOINT_CHUNKS")
+    lock = (env.get("RAG_LOCK_TIMEOUT") or "").strip()
+    cache = env.get("BRIEFING_RAG_CACHE") or os.path.join(
+        env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "briefing-rag")
+    return Settings(
+        retrieval=replace(d.retrieval, date_hints=env.get("RAG_DATE_HINTS", "1") != "0"),
+        answer=replace(d.answer, llm_int8=env.get("RAG_LLM_INT8", "1") != "0",
+                       prompts_dir=env.get("RAG_PROMPTS_DIR") or None),
+        index=replace(d.index, embed_backend=(env.get("RAG_EMBED_BACKEND") or "torch").strip().lower(),
+                      checkpoint_chunks=checkpoint if checkpoint is not None else d.index.checkpoint_chunks,
+                      checkpoint_fixed=checkpoint is not None,
+                      exact_max=_int(env, "RAG_EXACT_MAX") or d.index.exact_max,
+                      lock_timeout_s=float(lock) if lock else d.index.lock_timeout_s),
+        runtime=RuntimeSettings(cache_dir=cache, torch_threads=_int(env, "RAG_TORCH_THREADS"),
+                                onnx_threads=_int(env, "RAG_ONNX_THREADS"),
+                                password=env.get("RAG_PASSWORD") or None,
+                                milvus_token=env.get("MILVUS_TOKEN", ""),
+                                corpus_dir=env.get("BRIEFING_CORPUS") or None))
+
+
+_current: Optional[Settings] = None
+_lock = threading.Lock()
+
+
+def current() -> Settings:
+    """The process's settings: read from the environment on first use, or what `use` installed."""
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = from_env()
+    return _current
+
+
+def use(settings: Optional[Settings]) -> Optional[Settings]:
+    """Install `settings` for this process (None: read the environment again on next use); returns the old ones."""
+    global _current
+    with _lock:
+        old, _current = _current, settings
+    return old
+
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def offline_environment() -> None:
+    """Make Hugging Face libraries work offline (nothing is ever downloaded); called before a model loads."""
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """The environment for a child process (benchmarks): this one's, offline, with `overrides`."""
+    return {**OFFLINE, **os.environ, **overrides}
