@@ -99,6 +99,28 @@ def names(sentence: str) -> set[str]:
 
 
 
+# ---- acknowledgements ------------------------------------------------------------
+# Words of a turn that says nothing by itself: "Yeah.", "Thank you.", "Exactly, yeah.", "Say that one more time.",
+# "Go ahead.", "Okay, great." Such a turn is never a search hit (rag.retrieval.filters.Columns.trivial).
+ACKNOWLEDGEMENT_WORDS = frozenset("""yeah yes yep yup no nope okay ok sure right exactly correct absolutely indeed
+great good fine cool alright thanks thank you very much so well um uh oh ah hmm mm all go ahead please next
+say that one more time again sorry pardon hi hello morning afternoon evening everybody everyone guys folks
+appreciate it i we let me us can could repeat what hear sir ma'am welcome got true agreed of course""".split())
+ACKNOWLEDGEMENT_MAX_WORDS = 8
+
+
+def is_acknowledgement(text: str) -> bool:
+    """Does `text` only acknowledge, thank or ask for a repeat (nothing a reader could quote as an answer)?"""
+    if len(text or "") > 160:   # eight words at most: a long text is never only an acknowledgement
+        return False
+    raw = WORD.findall(text or "")
+    if len(raw) > ACKNOWLEDGEMENT_MAX_WORDS:
+        return False
+    others = [w for w in raw if norm_word(w) not in ACKNOWLEDGEMENT_WORDS]
+    thanks = any(norm_word(w) in ("thank", "thanks") for w in raw)
+    return not others or (thanks and len(others) <= 2 and all(w[0].isupper() for w in others))  # "Thanks, Karine."
+
+
 # ---- citation markers a model writes ------------------------------------------
 _CITE = re.compile(r"\s*[\[(]\s*(?:passages?\s*|sources?\s*|#)?(\d{1,3}(?:\s*(?:,|and|&|-|–)\s*\d{1,3})*)\s*[\])]",
                    re.I)

@@ -96,13 +96,15 @@ class Chunk(_Record):
 
 @dataclass
 class Hit(Chunk):
-    """A retrieved chunk with its rank (1-based) and fused score."""
+    """A retrieved passage: its best chunk, with `text` widened to the neighbouring parts of the same turn
+    listed in `shown_parts` (rag.retrieval.passages); its rank (1-based) and fused score."""
     rank: int = 0
     score: float = 0.0
+    shown_parts: list[int] = field(default_factory=list)
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, rank: int, score: float) -> "Hit":
-        return cls(**chunk.to_dict(), rank=rank, score=float(score))
+        return cls(**chunk.to_dict(), rank=rank, score=float(score), shown_parts=[chunk.part])
 
 
 @dataclass

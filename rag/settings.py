@@ -31,7 +31,7 @@ from typing import Mapping, Optional
 
 from rag.errors import RagError
 
-__all__ = ["Settings", "RetrievalSettings", "AnswerSettings", "IndexSettings", "RuntimeSettings", "current", "use",
+__all__ = ["Settings", "RetrievalSettings", "AnswerSettings", "IndexSettings", "TuneSettings", "RuntimeSettings", "current", "use",
            "from_env", "offline_environment", "child_environment", "replace"]
 
 
@@ -48,6 +48,14 @@ class RetrievalSettings:
     # a date written in the question makes hybrid search also rank that period's briefings (rag.retrieval.dates);
     # CC0 gold+50 hybrid hit@5 0.690 -> 0.776 (`rag eval eval/gold_cc0.jsonl --corpus-subset gold+50 --no-answers`)
     date_hints: bool = True
+    # a speaker the question names ("what did Kirby say") makes hybrid search also rank that speaker's rows
+    # (rag.retrieval.speakers); a preference like date_hints
+    speaker_hints: bool = True
+    # that ranking's vote relative to the main one: 0.5 lost 1.4 points on the sample, 0.25 gained 1.4 (the
+    # question often names whom an official spoke about); CC0 unchanged (`python eval/levers.py` on the tuning sets)
+    speaker_hint_weight: float = 0.25
+    # chunks of the same speaker turn shown on each side of a hit's best chunk (rag.retrieval.passages)
+    passage_window: int = 1
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,17 @@ class IndexSettings:
 
 
 @dataclass(frozen=True)
+class TuneSettings:
+    # `rag tune`: sentence-transformers' usual fine-tuning values for MiniLM with in-batch negatives; not tuned
+    batch_size: int = 32                # in-batch negatives per step (more = harder negatives, more memory)
+    learning_rate: float = 2e-5
+    warmup: float = 0.1                 # share of steps with a rising learning rate
+    max_tokens: int = 256               # the model's window (answers are chunks of <= 256 word pieces)
+    epochs: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class RuntimeSettings:
     cache_dir: Optional[str] = None     # derived model files (converted GGUF, ONNX exports)
     torch_threads: Optional[int] = None
@@ -114,6 +133,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    tune: TuneSettings = field(default_factory=TuneSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
 
 
@@ -135,7 +155,7 @@ def from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
     lock = (env.get("RAG_LOCK_TIMEOUT") or "").strip()
     cache = env.get("BRIEFING_RAG_CACHE") or os.path.join(
         env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "briefing-rag")
-    return Settings(
+    return replace(d,
         retrieval=replace(d.retrieval, date_hints=env.get("RAG_DATE_HINTS", "1") != "0"),
         answer=replace(d.answer, llm_int8=env.get("RAG_LLM_INT8", "1") != "0",
                        prompts_dir=env.get("RAG_PROMPTS_DIR") or None),

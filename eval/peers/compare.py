@@ -172,6 +172,7 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus-subset", default=None, help="'all' (default), 'gold' or 'gold+N', as in `rag eval`")
     ap.add_argument("--out", default=None, help="write the summary and per-item results as JSON here")
     ap.add_argument("--k", type=int, default=K, help=argparse.SUPPRESS)
+    ap.add_argument("--index", default=None, help="our index folder to build or update (default: a temporary one)")
     ap.add_argument("--skip-ours", action="store_true", help="score the peer only")
     ap.add_argument("--skip-peer", action="store_true", help="score our system only")
     args = ap.parse_args(argv)
@@ -191,7 +192,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="rag-peers-") as tmp:
         tmp = Path(tmp)
         if not args.skip_ours:
-            index, index_s, ours = run_ours(files, gold, tmp / "index", args.k)
+            index, index_s, ours = run_ours(files, gold, Path(args.index) if args.index else tmp / "index", args.k)
             per_mode, items = {}, {}
             for m in MODES:
                 scored = []

@@ -45,6 +45,19 @@ def remove(args: argparse.Namespace) -> int:
     return _print_report(index.remove(args.paths), False)
 
 
+def tune(args: argparse.Namespace) -> int:
+    """`rag tune`: fine-tune the embedding model on the index's exchanges, then re-embed (rag.encoders.tuning)."""
+    index = Index.open(args.index)
+    report = index.tune(epochs=args.epochs, progress=not args.json)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print(f"fine-tuned on {report.pairs} question -> answer pairs ({report.epochs} epoch(s), {report.steps} steps) "
+              f"in {report.train_s:.0f} s; loss {report.first_loss:.3f} -> {report.last_loss:.3f}")
+        print(f"model: {report.model}; {len(index)} chunks re-embedded")
+    return 0
+
+
 def hit_json(hit) -> dict:
     """A hit as the `rag search --json` contract: the contract fields first, then the rest."""
     d = hit.to_dict()

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or torch); an existing index keeps its own")
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
 
+    p = sub.add_parser("tune", help="fine-tune the embedding model on the index's own exchanges and re-embed")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    p.add_argument("--epochs", type=int, default=None, help="passes over the exchanges (default: settings, 1)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
     p = sub.add_parser("remove", help="remove transcripts (files or folders) from an index")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--index", default=DEFAULT_INDEX)
@@ -88,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     offline_environment()   # models load from installed packages only; nothing is downloaded
-    handlers = {"ingest": commands.ingest, "remove": commands.remove, "search": commands.search, "ask": commands.ask,
+    handlers = {"ingest": commands.ingest, "remove": commands.remove, "search": commands.search, "ask": commands.ask, "tune": commands.tune,
                 "serve": _serve, "eval": evaluate.run_cli, "bench": bench.run_cli}
     try:
         return handlers[args.command](args)

@@ -96,6 +96,11 @@ class Embedder:
         return self._model
 
     @property
+    def source(self) -> str:
+        """What the model loads from (a folder for the bundled or a fine-tuned model)."""
+        return self._source
+
+    @property
     def dim(self) -> int:
         m = self.model
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from rag import answer
 from rag.encoders import DEFAULT_MODEL_NAME, Embedder, model_identity, resolve_backend
+from rag.encoders.tuning import TuneReport, exchange_pairs, fine_tune
 from rag.errors import IndexStateError
 from rag.indexing import updates
 from rag.indexing.ann import make_faiss_index
@@ -113,7 +114,7 @@ class Index:
         if m.get("vector_store"):
             if self._milvus is None or str(self._milvus.spec_text) != m["vector_store"]:
                 self._milvus = MilvusVectors(m["vector_store"])
-            dense = MilvusRanking(self._milvus, loaded.chunks, columns)
+            dense = MilvusRanking(self._milvus, loaded.chunks, columns, loaded.vectors)
         self._view = IndexView(m, loaded.chunks, columns, loaded.lexical, dense, self._embedder)
 
     def _install_empty(self) -> None:
@@ -332,10 +333,40 @@ class Index:
         finally:
             bar.close()
 
-    def _commit(self, files: dict[str, dict], chunks: list[Chunk], vectors: np.ndarray, incremental: bool) -> None:
+    def tune(self, epochs: Optional[int] = None, progress: Optional[bool] = None) -> TuneReport:
+        """Fine-tune the embedding model on this archive's own exchanges (reporter question -> official answer;
+        rag.encoders.tuning), keep it in the index folder, and re-embed every chunk with it (one new generation:
+        searches use the old model and vectors until it is committed)."""
+        show = sys.stderr.isatty() if progress is None else progress
+        with self._updating():
+            view = self._view
+            folder = self.path.resolve() / "models" / f"tuned-{int(view.manifest.get('generation', 0)) + 1}"
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            report = fine_tune(self._embedder.source, exchange_pairs(view.chunks), folder,
+                               epochs=epochs or current().tune.epochs, progress=show)
+            tuned, old = Embedder(str(folder), backend=self._embedder.backend), self._embedder
+            texts = [self._chunker().embedding_text(c) for c in view.chunks]
+            bar = self._bar(len(texts), show)
+            parts = []
+            try:
+                for i in range(0, len(texts), current().index.embed_batch):
+                    parts.append(tuned.encode(texts[i:i + current().index.embed_batch]))
+                    bar.update(len(parts[-1]))
+                self._embedder, self._model_spec = tuned, None
+                self._commit(view.manifest["files"], list(view.chunks), np.vstack(parts), incremental=False,
+                             new_model=True)
+            except BaseException:
+                self._embedder = old   # the previous generation, and its model, stay in force
+                raise
+            finally:
+                bar.close()
+        return report
+
+    def _commit(self, files: dict[str, dict], chunks: list[Chunk], vectors: np.ndarray, incremental: bool,
+                new_model: bool = False) -> None:
         """Write a generation (the last one's FAISS graph grown, when it only appends) and switch to it."""
         manifest = dict(self._view.manifest, files=dict(files))
-        if incremental:
+        if incremental or new_model:
             manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1]),
                                      "backend": self._embedder.backend}
         previous = self.faiss_index if incremental and self._view.manifest.get("generation") else None

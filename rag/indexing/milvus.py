@@ -256,9 +256,13 @@ class MilvusVectors:
 class MilvusRanking:
     """The `VectorStore` of an index whose vectors are in Milvus: dense rankings as row numbers of its chunks."""
 
-    def __init__(self, milvus: MilvusVectors, chunks: Sequence[Chunk], columns: Columns):
-        self.milvus, self.columns = milvus, columns
+    def __init__(self, milvus: MilvusVectors, chunks: Sequence[Chunk], columns: Columns, matrix: np.ndarray):
+        self.milvus, self.columns, self.matrix = milvus, columns, matrix
         self.row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+
+    def similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
+        """Cosine of each of `rows` to the query, from the index folder's copy of the vectors."""
+        return np.asarray(self.matrix[rows], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)
 
     def selector(self, rows) -> None:
         return None   # Milvus is sent the filters as an expression instead (filter_expression)

@@ -31,3 +31,7 @@ class FaissVectors:
         `filters` and `period` are already applied to `rows`."""
         scores, ids = ann.search(self.faiss_index, qvec, n, allowed=rows, vectors=self.matrix, selector=selector)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
+        """Cosine of each of `rows` to the query (exact, from the float32 rows)."""
+        return np.asarray(self.matrix[rows], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)

@@ -1,30 +1,16 @@
-"""Rankings and their fusion: BM25 over a score array, weighted reciprocal rank fusion, answered questions
-folded into their answers, one hit per speaker turn. Takes (row, score) lists; gives one (row, score) list.
+"""Rankings and their fusion: BM25 over a score array, weighted reciprocal rank fusion, then ranked passages:
+one per speaker turn, an answered question counting for its answer. Takes (row, score) lists; gives units.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
 
 from rag.retrieval.filters import Columns
 
 Ranking = list[tuple[int, float]]   # (row, score), best first
-
-def fold_questions(ranked: list[tuple[int, float]], cols: Columns, allowed_mask: Optional[np.ndarray]):
-    """Replace each answered question by the best-ranked (else first) chunk of its answer."""
-    if not cols.answer_rows:
-        return ranked
-    position = {row: i for i, (row, _) in enumerate(ranked)}
-    out = []
-    for row, score in ranked:
-        rows = cols.answer_rows.get(row)
-        if rows and allowed_mask is not None:
-            rows = [j for j in rows if allowed_mask[j]]
-        if rows:
-            row = min(rows, key=lambda j: position.get(j, len(ranked) + rows.index(j)))
-        out.append((row, score))
-    return out
 
 
 def bm25_ranking(scores: np.ndarray, allowed: Optional[np.ndarray], n: int) -> list[tuple[int, float]]:
@@ -50,14 +36,34 @@ def rrf(rankings: Sequence[list[tuple[int, float]]], k: int,
     return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
 
 
-def one_per_turn(ranked: list[tuple[int, float]], turn_key: Sequence[Any], k: int) -> list[tuple[int, float]]:
-    """Best chunk of each turn first; other chunks of used turns only if fewer than k turns matched."""
-    seen, first, rest, rows = set(), [], [], set()
+@dataclass
+class Unit:
+    """A passage to show: one speaker's turn, scored with the question it answers (an exchange)."""
+    key: tuple                  # (doc_id, turn) of the speaker turn
+    score: float                # the best fused score of its rows, its question's included
+    center: Optional[int]       # its best-ranked row of the speaker's own words; None when only the question matched
+
+
+def group_units(ranked: Ranking, cols: Columns, allowed_mask: Optional[np.ndarray]) -> list[Unit]:
+    """Ranked rows -> ranked passages, one per speaker turn. A reporter's question that was answered counts for
+    the turn answering it (its words are that passage's context, never the official's); a chunk that only
+    acknowledges is dropped, and so is a question whose answer only acknowledges."""
+    units: dict[tuple, Unit] = {}
     for row, score in ranked:
-        if row in rows:   # an answer reached twice (itself, and through a folded question)
+        if cols.trivial[row]:
             continue
-        rows.add(row)
-        key = turn_key[row]
-        (rest if key in seen else first).append((row, score))
-        seen.add(key)
-    return (first + rest)[:k] if len(first) < k else first[:k]
+        answer = cols.answer_rows.get(row)
+        if answer and allowed_mask is not None:
+            answer = [j for j in answer if allowed_mask[j]]
+        if answer:
+            if all(cols.trivial[j] for j in answer):
+                continue
+            key, own = cols.turn_key[answer[0]], None
+        else:
+            key, own = cols.turn_key[row], row
+        unit = units.get(key)
+        if unit is None:
+            units[key] = Unit(key, score, own)
+        elif unit.center is None:
+            unit.center = own
+    return list(units.values())

@@ -13,20 +13,21 @@ filter, and the dense and bm25 modes stay plain baselines. RAG_DATE_HINTS=0 (set
 Scores: cosine similarity (dense), BM25 score (bm25), or the reciprocal rank
 fusion sum (hybrid); comparable within one result list only.
 
-One hit per turn: overlapping chunks of one speaker turn are capped to the best
-one, unless fewer than k distinct turns match (then the rest are filled in
-rank order).
+One hit per speaker turn (rag.retrieval.rankings.group_units): the chunks of a turn and the
+question it answers are ranked as one exchange, scored by their best fused score. The hit shows
+the turn's best-ranked chunk widened by its neighbours in the turn (rag.retrieval.passages), so
+evidence in the next part of a long answer is shown too; when only the question matched, the
+chunk of the answer closest to the query is the centre. A chunk that only acknowledges ("Yeah.",
+"Thank you.") is never a hit, nor is a question whose answer only acknowledges.
 
-Questions: a reporter's question stays searchable, but a question that was
-answered is returned as its answer: the hit is the answering chunk (speaker,
-role and words of whoever answered), and the question's words are in its
-`question` field, never attributed to the answerer. So a query that matches a
-question's wording brings back what the official said, not five reporters.
-With speaker="questioner" (or when nobody answered) the question itself is the
-hit. Every hit carries `role`.
+Questions: a reporter's question stays searchable, but a question that was answered is returned
+as its answer: the hit holds the speaker, role and words of whoever answered, and the question's
+words are in its `question` field, never attributed to the answerer. With speaker="questioner"
+(or when nobody answered) the question itself is the hit. Every hit carries `role`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
@@ -35,7 +36,9 @@ from rag.errors import RagError
 from rag.records import Hit
 from rag.retrieval.dates import question_period
 from rag.retrieval.filters import Filters
-from rag.retrieval.rankings import bm25_ranking, fold_questions, one_per_turn, rrf
+from rag.retrieval.passages import passage
+from rag.retrieval.rankings import bm25_ranking, group_units, rrf
+from rag.retrieval.speakers import named_speakers
 from rag.retrieval.view import IndexView
 from rag.settings import RetrievalSettings, current
 
@@ -59,38 +62,63 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
     total = cols.n if allowed is None else len(allowed)
     if total == 0:
         return []
-    selector = view.dense.selector(allowed) if allowed is not None else None
     allowed_mask = None
     if allowed is not None:
         allowed_mask = np.zeros(cols.n, dtype=bool)
         allowed_mask[allowed] = True
     qvec = view.encoder.encode_query(query) if mode in ("dense", "hybrid") else None
     bm25_scores = view.lexical.scores(query) if mode in ("bm25", "hybrid") else None
-    period, period_rows = None, None   # the question's period (rag.retrieval.dates), ranked too and fused in (hybrid only)
-    if mode == "hybrid" and not (filters.date_from or filters.date_to) and cfg.date_hints:
-        period = question_period(query)
-        if period:
-            period_rows = cols.in_period(*period, allowed_mask)
-            if not 0 < len(period_rows) < total:
-                period_rows = None   # nothing from that period, or nothing else: no preference to express
-
-    # (rows, FAISS selector, period) to rank: the allowed rows, and the question's period when it names one
-    row_sets = [(allowed, selector, None)]
-    if period_rows is not None:
-        row_sets.append((period_rows, view.dense.selector(period_rows), period))
+    row_sets = _row_sets(view, query, mode, filters, allowed, allowed_mask, cfg)
+    weights = [w * set_weight for *_, set_weight in row_sets for w in (1.0, cfg.bm25_weight)]
     n = max(cfg.min_candidates, 4 * k)
     while True:
         rankings = []
-        for rows, sel, per in row_sets:
+        for rows, sel, per, flt, _ in row_sets:
             if qvec is not None:
-                rankings.append(view.dense.rank(qvec, n, rows, sel, filters, per))
+                rankings.append(view.dense.rank(qvec, n, rows, sel, flt, per))
             if bm25_scores is not None:
                 rankings.append(bm25_ranking(bm25_scores, rows, n))
-        ranked = rankings[0] if mode != "hybrid" else rrf(rankings, cfg.rrf_k, weights=(1.0, cfg.bm25_weight) * len(row_sets))
-        ranked = fold_questions(ranked, cols, allowed_mask)
-        picked = one_per_turn(ranked, cols.turn_key, k)
-        distinct = len({cols.turn_key[r] for r, _ in picked})
-        if distinct >= k or n >= total:
+        ranked = rankings[0] if mode != "hybrid" else rrf(rankings, cfg.rrf_k, weights=weights)
+        units = group_units(ranked, cols, allowed_mask)
+        if len(units) >= k or n >= total:
             break
         n *= 4
-    return [Hit.from_chunk(view.chunks[row], rank=i, score=score) for i, (row, score) in enumerate(picked, start=1)]
+    hits = []
+    for rank, unit in enumerate(units[:k], start=1):
+        rows = [r for r in cols.turn_rows[unit.key] if not cols.trivial[r]
+                and (allowed_mask is None or allowed_mask[r])]
+        center = unit.center if unit.center is not None else _closest(view, rows, qvec, bm25_scores)
+        hits.append(passage(view.chunks, rows, center, cfg.passage_window, rank, unit.score))
+    return hits
+
+
+def _closest(view: IndexView, rows: list[int], qvec: Optional[np.ndarray], bm25_scores: Optional[np.ndarray]) -> int:
+    """The row of a turn closest to the query, for a turn reached through its question only."""
+    if qvec is not None:
+        return rows[int(np.argmax(view.dense.similarity(qvec, rows)))]
+    if bm25_scores is not None:
+        return rows[int(np.argmax(bm25_scores[rows]))]
+    return rows[0]
+
+
+def _row_sets(view: IndexView, query: str, mode: str, filters: Filters, allowed: Optional[np.ndarray],
+              allowed_mask: Optional[np.ndarray], cfg: RetrievalSettings) -> list[tuple]:
+    """(rows, selector, period, filters, weight) to rank: the allowed rows, and in hybrid mode also the period a
+    question names (rag.retrieval.dates) and the rows of the speakers it names (rag.retrieval.speakers)."""
+    cols = view.columns
+    total = cols.n if allowed is None else len(allowed)
+    row_sets = [(allowed, view.dense.selector(allowed) if allowed is not None else None, None, filters, 1.0)]
+    if mode != "hybrid":
+        return row_sets
+    period = question_period(query) if cfg.date_hints and not (filters.date_from or filters.date_to) else None
+    if period:
+        rows = cols.in_period(*period, allowed_mask)
+        if 0 < len(rows) < total:   # else nothing from that period, or nothing else: no preference to express
+            row_sets.append((rows, view.dense.selector(rows), period, filters, 1.0))
+    named = named_speakers(query, cols) if cfg.speaker_hints and not filters.speaker else []
+    if named:
+        speaking = replace(filters, speaker=named)
+        rows = cols.allowed(speaking)
+        if 0 < len(rows) < total:
+            row_sets.append((rows, view.dense.selector(rows), None, speaking, cfg.speaker_hint_weight))
+    return row_sets

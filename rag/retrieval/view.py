@@ -29,6 +29,8 @@ class VectorStore(Protocol):
     def rank(self, qvec: np.ndarray, n: int, rows: Optional[np.ndarray], selector: Any, filters: Filters,
              period: Optional[tuple[str, str]]) -> list[tuple[int, float]]: ...
 
+    def similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray: ...   # cosine of each row to qvec
+
 
 @dataclass
 class IndexView:

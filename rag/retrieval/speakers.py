@@ -1,0 +1,36 @@
+"""Speakers named in a question ("What did Kirby say about ...", "Blinken on Iran"), as rows to prefer.
+Takes a question and the index's columns; gives the names, as a speaker filter for the rows to prefer.
+
+A name counts when it is a word of some speaker label of the index that is not a title or a role
+("KIRBY" in "MR. KIRBY", "BLINKEN" in "SECRETARY BLINKEN"; never "SECRETARY", "SENIOR", "OFFICIAL").
+Like a date in the question, it is a preference (hybrid search also ranks those rows and fuses them
+in), never a filter: the question may name a person it asks about rather than one who spoke.
+"""
+from __future__ import annotations
+
+from rag.lexicon import names
+from rag.records import QUESTIONER
+from rag.retrieval.filters import Columns
+
+TITLE_WORDS = frozenset("""mr ms mrs dr miss the a of and for to on senior administration official officials state
+department white house secretary president vice press spokesperson spokesman deputy assistant acting ambassador
+general admiral governor senator representative minister prime chancellor king queen director administrator
+adviser advisor national security council chief staff moderator operator participant question questioner audience
+one two three four five first lady second gentleman special envoy coordinator communications counselor under
+attorney surgeon commissioner chair chairman chairwoman leader mayor q""".split())
+
+
+def speaker_words(cols: Columns) -> frozenset[str]:
+    """The name words of the index's speaker labels (titles and roles left out); built once per columns."""
+    cached = getattr(cols, "_speaker_words", None)
+    if cached is None:
+        cached = cols._speaker_words = frozenset(
+            w for label, role in set(zip(cols.speaker.tolist(), cols.role.tolist())) if role != QUESTIONER
+            for w in label.split() if w not in TITLE_WORDS and len(w) > 2 and not w.isdigit())
+    return cached
+
+
+def named_speakers(question: str, cols: Columns) -> list[str]:
+    """The speaker names the question holds, as speaker filter words ("kirby"), in the question's order."""
+    known = speaker_words(cols)
+    return sorted(n for n in names(question) if n in known)
