@@ -8,7 +8,9 @@ import pytest
 from rag import Index
 from rag.evaluation import evaluate as E
 from rag.evaluation.metrics import contains_evidence
+from rag.ingest import read_transcript
 from rag.lexicon import is_acknowledgement
+from rag.retrieval.passages import join_parts
 
 TUNING = Path(__file__).resolve().parent.parent / "eval" / "gold_sample.jsonl"
 GOLD = [g for g in E.load_gold(TUNING) if not E.is_absent(g)]
@@ -68,3 +70,16 @@ def test_no_acknowledgement_in_any_top5_of_the_gold_questions(sample_index):
     for item in E.load_gold(TUNING):
         for h in sample_index.search(item["question"], k=5):
             assert not is_acknowledgement(h.text), (item["id"], h.text)
+
+
+def test_a_long_answers_parts_join_back_into_its_words(sample_index, sample_dir):
+    """The widened passage repeats no sentence: a turn's chunks joined are the turn's words, once each."""
+    turns = {(t.doc_id, turn.position): turn.text for t in (read_transcript(f) for f in sorted(sample_dir.glob("*.txt")))
+             for turn in t.turns}
+    by_turn: dict = {}
+    for c in sample_index.chunks:
+        by_turn.setdefault((c.doc_id, c.turn), []).append(c)
+    long_turns = [sorted(cs, key=lambda c: c.part) for cs in by_turn.values() if len(cs) >= 2]
+    assert len(long_turns) >= 10
+    for cs in long_turns:
+        assert " ".join(join_parts([c.text for c in cs]).split()) == " ".join(turns[(cs[0].doc_id, cs[0].turn)].split())

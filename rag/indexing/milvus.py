@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from rag.errors import RagError
+from rag.indexing.vectors import row_similarity
 from rag.records import ROLES, Chunk
 from rag.retrieval.filters import Columns, Filters, norm_label, wanted
 from rag.settings import current
@@ -261,8 +262,7 @@ class MilvusRanking:
         self.row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
 
     def similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
-        """Cosine of each of `rows` to the query, from the index folder's copy of the vectors."""
-        return np.asarray(self.matrix[rows], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+        return row_similarity(self.matrix, qvec, rows)   # the index folder keeps a copy of the vectors
 
     def selector(self, rows) -> None:
         return None   # Milvus is sent the filters as an expression instead (filter_expression)

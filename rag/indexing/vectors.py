@@ -33,5 +33,9 @@ class FaissVectors:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
-        """Cosine of each of `rows` to the query (exact, from the float32 rows)."""
-        return np.asarray(self.matrix[rows], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+        return row_similarity(self.matrix, qvec, rows)
+
+
+def row_similarity(matrix: np.ndarray, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
+    """Cosine of each of `rows` of the index folder's float32 vectors to the query (exact)."""
+    return np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)

@@ -82,12 +82,9 @@ class Columns:
         self.day = np.array([int(c.date.replace("-", "")) if c.date and _ISO.match(c.date) else 0 for c in chunks],
                             dtype=np.int64)   # 20210614; 0 = no date
         self.turn_key = [(c.doc_id, c.turn) for c in chunks]
-        self.part = np.array([c.part for c in chunks], dtype=np.int32)
         self.turn_rows: dict[tuple, list[int]] = {}   # (doc_id, turn) -> its rows, in part order
-        for i, key in enumerate(self.turn_key):
-            self.turn_rows.setdefault(key, []).append(i)
-        for rows in self.turn_rows.values():
-            rows.sort(key=lambda i: self.part[i])
+        for i in sorted(range(self.n), key=lambda i: chunks[i].part):
+            self.turn_rows.setdefault(self.turn_key[i], []).append(i)
         # a chunk that only acknowledges ("Yeah.", "Thank you."): never a hit on its own (rag.lexicon)
         self.trivial = np.fromiter((is_acknowledgement(c.text) for c in chunks), dtype=bool, count=self.n)
         self.answer_rows = _answer_rows(chunks)

@@ -12,21 +12,19 @@ from typing import Sequence
 
 from rag.records import Chunk, Hit
 
-_PROBE = 40   # characters of a part's start looked for in the previous part's end (the repeated sentence)
-
-
 def join_parts(texts: Sequence[str]) -> str:
-    """Consecutive chunk texts of one turn as one text, the overlap sentence kept once."""
+    """Consecutive chunk texts of one turn as one text, the overlap sentence kept once: the longest end of the
+    text so far that starts a sentence (after a space) and that the next part starts with is not repeated."""
     out = ""
     for t in texts:
         if not out:
             out = t
             continue
-        at = out.rfind(t[:_PROBE], max(0, len(out) - len(t) - 1))
-        if at >= 0 and t.startswith(out[at:]):
-            out += t[len(out) - at:]
-        else:
-            out += " " + t
+        first = t.split(maxsplit=1)[0] if t.strip() else t
+        at = out.find(first, max(1, len(out) - len(t)))
+        while at >= 0 and not (out[at - 1].isspace() and t.startswith(out[at:])):
+            at = out.find(first, at + 1)
+        out += t[len(out) - at:] if at >= 0 else " " + t
     return out
 
 

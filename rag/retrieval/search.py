@@ -115,7 +115,7 @@ def _row_sets(view: IndexView, query: str, mode: str, filters: Filters, allowed:
         rows = cols.in_period(*period, allowed_mask)
         if 0 < len(rows) < total:   # else nothing from that period, or nothing else: no preference to express
             row_sets.append((rows, view.dense.selector(rows), period, filters, 1.0))
-    named = named_speakers(query, cols) if cfg.speaker_hints and not filters.speaker else []
+    named = named_speakers(query, view) if cfg.speaker_hints and not filters.speaker else []
     if named:
         speaking = replace(filters, speaker=named)
         rows = cols.allowed(speaking)

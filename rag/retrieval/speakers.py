@@ -1,5 +1,5 @@
 """Speakers named in a question ("What did Kirby say about ...", "Blinken on Iran"), as rows to prefer.
-Takes a question and the index's columns; gives the names, as a speaker filter for the rows to prefer.
+Takes a question and the index's view; gives the names, as a speaker filter for the rows to prefer.
 
 A name counts when it is a word of some speaker label of the index that is not a title or a role
 ("KIRBY" in "MR. KIRBY", "BLINKEN" in "SECRETARY BLINKEN"; never "SECRETARY", "SENIOR", "OFFICIAL").
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rag.lexicon import names
 from rag.records import QUESTIONER
-from rag.retrieval.filters import Columns
+from rag.retrieval.view import IndexView
 
 TITLE_WORDS = frozenset("""mr ms mrs dr miss the a of and for to on senior administration official officials state
 department white house secretary president vice press spokesperson spokesman deputy assistant acting ambassador
@@ -20,17 +20,17 @@ one two three four five first lady second gentleman special envoy coordinator co
 attorney surgeon commissioner chair chairman chairwoman leader mayor q""".split())
 
 
-def speaker_words(cols: Columns) -> frozenset[str]:
-    """The name words of the index's speaker labels (titles and roles left out); built once per columns."""
-    cached = getattr(cols, "_speaker_words", None)
-    if cached is None:
-        cached = cols._speaker_words = frozenset(
+def speaker_words(view: IndexView) -> frozenset[str]:
+    """The name words of the index's speaker labels (titles and roles left out); made once per view."""
+    if "speaker_words" not in view.cache:
+        cols = view.columns
+        view.cache["speaker_words"] = frozenset(
             w for label, role in set(zip(cols.speaker.tolist(), cols.role.tolist())) if role != QUESTIONER
             for w in label.split() if w not in TITLE_WORDS and len(w) > 2 and not w.isdigit())
-    return cached
+    return view.cache["speaker_words"]
 
 
-def named_speakers(question: str, cols: Columns) -> list[str]:
-    """The speaker names the question holds, as speaker filter words ("kirby"), in the question's order."""
-    known = speaker_words(cols)
+def named_speakers(question: str, view: IndexView) -> list[str]:
+    """The speaker names the question holds, as speaker filter words ("kirby"), in sorted order."""
+    known = speaker_words(view)
     return sorted(n for n in names(question) if n in known)
