@@ -44,4 +44,6 @@ def test_tune_refuses_an_archive_without_enough_exchanges(tmp_path):
     generation = index.manifest["generation"]
     with pytest.raises(RagError, match="answered questions"):
         index.tune()
+    with pytest.raises(RagError, match="--epochs must be"):
+        index.tune(epochs=-1)
     assert Index.open(tmp_path / "idx").manifest["generation"] == generation

@@ -55,6 +55,8 @@ def fine_tune(source: str, pairs: list[tuple[str, str]], out_dir: Path, epochs: 
     """Fine-tune the sentence-transformers model in `source` on `pairs`; save it to `out_dir` (atomically)."""
     cfg = current().tune
     batch_size = batch_size or cfg.batch_size
+    if not isinstance(epochs, int) or epochs < 1 or batch_size < 2:
+        raise RagError(f"--epochs must be a whole number >= 1 (not {epochs!r}), and a batch at least 2 texts")
     if len(pairs) < max(MIN_PAIRS, batch_size):
         raise RagError(f"only {len(pairs)} answered questions in the index: at least {max(MIN_PAIRS, batch_size)} "
                        f"are needed to fine-tune the embedding model")

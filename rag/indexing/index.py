@@ -343,7 +343,7 @@ class Index:
             folder = self.path.resolve() / "models" / f"tuned-{int(view.manifest.get('generation', 0)) + 1}"
             folder.parent.mkdir(parents=True, exist_ok=True)
             report = fine_tune(self._embedder.source, exchange_pairs(view.chunks), folder,
-                               epochs=epochs or current().tune.epochs, progress=show)
+                               epochs=current().tune.epochs if epochs is None else epochs, progress=show)
             tuned, old = Embedder(str(folder), backend=self._embedder.backend), self._embedder
             texts = [self._chunker().embedding_text(c) for c in view.chunks]
             bar = self._bar(len(texts), show)
