@@ -48,7 +48,7 @@ ABSENT = [
     "What did officials say about artificial intelligence regulation?",
 ]
 
-_LOAD = "import time,sys; t=time.perf_counter(); from rag.answer.llm import load_model; m=load_model({path!r}); " \
+_LOAD = "import time,sys; t=time.perf_counter(); from rag.llm.transformers_backend import load_model; m=load_model({path!r}); " \
         "print(time.perf_counter()-t, m.converted)"
 
 
@@ -85,7 +85,7 @@ def main() -> int:
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold (conversion) load")
     args = ap.parse_args()
 
-    from rag.answer.llm import get_model, resolve_model_path
+    from rag.llm import get_model, resolve_model_path
     from rag.resources import cache_dir
     model = str(resolve_model_path(args.model))
     print(f"model: {model}")

@@ -1,5 +1,5 @@
 """Typed records passed between the pipeline's stages.
-Takes nothing; gives Transcript, Turn, Chunk, Hit, Citation and Answer (JSON round-trip: to_dict / from_dict).
+Takes nothing; gives Transcript, Turn, Chunk, Hit, Citation, ModelUse and Answer (JSON round-trip: to_dict / from_dict).
 
 files -> Transcript (metadata + Turns) -> Chunk -> (index) -> Hit -> Answer (Citations)
 
@@ -121,6 +121,16 @@ class Citation(_Record):
 
 
 @dataclass
+class ModelUse(_Record):
+    """Which language model wrote an answer's summary, how much of it passed the checker, or why it is missing."""
+    name: str
+    backend: str                # "transformers", "llama.cpp" or "server"
+    sentences_read: int = 0     # complete sentences the model wrote before it was stopped
+    sentences_shown: int = 0    # of those, the ones that passed the checker and were shown
+    error: Optional[str] = None  # why the model's part is missing: its server unreachable, too slow ...
+
+
+@dataclass
 class Answer(_Record):
     question: str
     answer: str
@@ -129,3 +139,13 @@ class Answer(_Record):
     passages: list[Hit] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # retrieve_s, first_token_s, total_s
     search_query: Optional[str] = None  # the question as rewritten with the conversation history
+    model: Optional[ModelUse] = None    # None when no model ran (an abstention)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Answer":
+        a = super().from_dict(d)
+        a.citations = [Citation.from_dict(x) if isinstance(x, dict) else x for x in a.citations]
+        a.passages = [Hit.from_dict(x) if isinstance(x, dict) else x for x in a.passages]
+        if isinstance(a.model, dict):
+            a.model = ModelUse.from_dict(a.model)
+        return a

@@ -1,5 +1,5 @@
 """One typed, frozen settings object: every tuned constant and every environment variable.
-Takes the process environment (read once, on first use); gives `Settings` with four sections.
+Takes the process environment (read once, on first use); gives `Settings` with five sections.
 
     from rag.settings import current
     current().retrieval.bm25_weight       # 0.5
@@ -14,6 +14,12 @@ Environment variables (the only place in the package that reads them):
     RAG_LOCK_TIMEOUT     seconds a writer waits for the index lock (index.lock_timeout_s)
     RAG_DATE_HINTS       0 turns off dates-in-the-question ranking (retrieval.date_hints)
     RAG_LLM_INT8         0 runs the language model in float32 (answer.llm_int8)
+    RAG_LLM_URL          an OpenAI-compatible model server, http://HOST:PORT/v1 (answer.llm_url)
+    RAG_LLM_MODEL        the model name to ask that server for (answer.llm_model)
+    RAG_LLM_API_KEY      its API key, else OPENAI_API_KEY (runtime.llm_api_key; never shown)
+    RAG_LLM_TIMEOUT      seconds a server reply may take in all (answer.llm_total_timeout_s)
+    RAG_GGUF_RUNTIME     auto | llama | transformers: how a GGUF file runs (answer.gguf_runtime)
+    RAG_LLM_THREADS      llama.cpp threads (runtime.llm_threads)
     RAG_TORCH_THREADS    torch threads for the language model (runtime.torch_threads)
     RAG_ONNX_THREADS     ONNX Runtime threads for embedding (runtime.onnx_threads)
     RAG_PROMPTS_DIR      another folder of prompt templates (answer.prompts_dir)
@@ -84,6 +90,20 @@ class AnswerSettings:
     # int8 linear layers: identical answers and metrics on 30 sample gold items, ~2x faster generation
     # (`rag eval eval/gold_sample.jsonl` with RAG_LLM_INT8=0 and =1)
     llm_int8: bool = True
+    # The language model (rag.llm). A server: `--llm URL` / $RAG_LLM_URL (an OpenAI-compatible /v1 base)
+    # and `--llm-model` / $RAG_LLM_MODEL (default: the first model the server lists).
+    llm_url: Optional[str] = None
+    llm_model: Optional[str] = None
+    # how a GGUF file runs: llama.cpp when the [llama] extra is installed, else transformers ($RAG_GGUF_RUNTIME)
+    gguf_runtime: str = "auto"
+    # llama.cpp context window: prompts are ~1,000 tokens (4 passages) + 80 generated; not tuned
+    llm_context: int = 4096
+    # Server time limits, not tuned: a local 7B on a laptop CPU reads a ~1,000-token prompt in well under a
+    # minute, so 60 s without a piece means it is stuck; 120 s in all keeps a chat slot from hanging
+    # ($RAG_LLM_TIMEOUT sets the total). Past them the answer keeps its checked quotes and says so.
+    llm_connect_timeout_s: float = 5.0
+    llm_idle_timeout_s: float = 60.0
+    llm_total_timeout_s: float = 120.0
     prompts_dir: Optional[str] = None   # None: the templates shipped in the `prompts` package
 
 
@@ -122,6 +142,8 @@ class TuneSettings:
 class RuntimeSettings:
     cache_dir: Optional[str] = None     # derived model files (converted GGUF, ONNX exports)
     torch_threads: Optional[int] = None
+    llm_threads: Optional[int] = None   # llama.cpp threads (default: all cores)
+    llm_api_key: Optional[str] = field(default=None, repr=False)   # bearer token for a model server; never shown
     onnx_threads: Optional[int] = None
     password: Optional[str] = None
     milvus_token: str = ""
@@ -147,6 +169,26 @@ def _int(env: Mapping[str, str], name: str) -> Optional[int]:
         raise RagError(f"${name}={value!r} is not a whole number") from None
 
 
+def _float(env: Mapping[str, str], name: str) -> Optional[float]:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise RagError(f"${name}={value!r} is not a number") from None
+    if number <= 0:
+        raise RagError(f"${name}={value!r} must be above 0")
+    return number
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in choices:
+        raise RagError(f"${name}={value!r}: use one of {', '.join(choices)}")
+    return value
+
+
 def from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
     """Settings from an environment (default: the process's), over the defaults above."""
     env = os.environ if env is None else env
@@ -158,13 +200,19 @@ def from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
     return replace(d,
         retrieval=replace(d.retrieval, date_hints=env.get("RAG_DATE_HINTS", "1") != "0"),
         answer=replace(d.answer, llm_int8=env.get("RAG_LLM_INT8", "1") != "0",
-                       prompts_dir=env.get("RAG_PROMPTS_DIR") or None),
+                       prompts_dir=env.get("RAG_PROMPTS_DIR") or None,
+                       llm_url=(env.get("RAG_LLM_URL") or "").strip() or None,
+                       llm_model=(env.get("RAG_LLM_MODEL") or "").strip() or None,
+                       gguf_runtime=_choice(env, "RAG_GGUF_RUNTIME", ("auto", "llama", "transformers"), "auto"),
+                       llm_total_timeout_s=_float(env, "RAG_LLM_TIMEOUT") or d.answer.llm_total_timeout_s),
         index=replace(d.index, embed_backend=(env.get("RAG_EMBED_BACKEND") or "torch").strip().lower(),
                       checkpoint_chunks=checkpoint if checkpoint is not None else d.index.checkpoint_chunks,
                       checkpoint_fixed=checkpoint is not None,
                       exact_max=_int(env, "RAG_EXACT_MAX") or d.index.exact_max,
                       lock_timeout_s=float(lock) if lock else d.index.lock_timeout_s),
         runtime=RuntimeSettings(cache_dir=cache, torch_threads=_int(env, "RAG_TORCH_THREADS"),
+                                llm_threads=_int(env, "RAG_LLM_THREADS"),
+                                llm_api_key=env.get("RAG_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
                                 onnx_threads=_int(env, "RAG_ONNX_THREADS"),
                                 password=env.get("RAG_PASSWORD") or None,
                                 milvus_token=env.get("MILVUS_TOKEN", ""),

@@ -7,9 +7,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("rag", "ui")
 # optional heavy dependencies a function may import when it needs them (torch and friends are not loaded on
-# the lexical-only path; Milvus, ONNX Runtime and Gradio only by those who use them)
+# the lexical-only path; Milvus, ONNX Runtime, llama.cpp and Gradio only by those who use them)
 HEAVY = {"torch", "transformers", "sentence_transformers", "tokenizers", "onnx", "onnxruntime", "faiss", "pymilvus",
-         "milvus_lite", "gradio", "ui"}
+         "milvus_lite", "gradio", "ui", "llama_cpp"}
 LAZY_OK = {"rag/__init__.py"}   # `from rag import Index` without loading the index stack
 ENV_READERS = {"rag/settings.py", "rag/cli/main.py"}
 

@@ -9,7 +9,7 @@ Takes an opened Index (or a folder to build one from); gives the chat, sources p
 - Exposure: binds 127.0.0.1 by default; binding any other address needs a password
   (user "rag", --password or RAG_PASSWORD) unless --no-auth is given.
 - Concurrency: the queue runs up to CONCURRENCY chats at once; the language model is shared
-  (rag.answer.llm serialises generation), retrieval runs in parallel.
+  (rag.llm's local backends serialise generation), retrieval runs in parallel.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from typing import Any, Optional
 import gradio as gr
 
 from rag import Index
-from rag.answer.llm import get_model
+from rag.llm import ModelUnavailable, get_model
 from rag.errors import RagError
 from rag.indexing.store import Store
 from rag.resources import sample_corpus
@@ -101,7 +101,12 @@ def warm_up(index, model: Optional[str] = None) -> None:
     """Load the embedding and language models now, so the first question does not wait for them."""
     try:
         index.search("warm up", k=1)
-        get_model(model)
+        llm = get_model(model)
+        if hasattr(llm, "check"):   # a model server: say now if it cannot be reached (answers still work)
+            print(f"rag serve: language model: {llm.check()} at {llm.url}", file=sys.stderr, flush=True)
+    except ModelUnavailable as e:
+        print(f"rag serve: warning: {e}; answers will show the checked quotes without a summary until it is up",
+              file=sys.stderr, flush=True)
     except Exception as e:  # the chat reports the problem when a question needs the model
         log.warning("models not preloaded: %s", e)
 

@@ -14,6 +14,7 @@ import gradio as gr
 
 from rag.answer import Done, Passages, Status, Text
 from rag.errors import RagError
+from rag.llm import describe as describe_model
 from rag.records import Answer
 from ui import render
 
@@ -120,7 +121,12 @@ class ChatHandlers:
 
     def status_line(self) -> str:
         base = describe(self.index)
-        return f"<span id='status-line'>Index: {render.esc(base)}. {render.esc(self.status)}</span>"
+        try:
+            model = describe_model(self.ask_kwargs.get("model"))
+        except RagError as e:   # a status line must never break the page
+            model = str(e)
+        return (f"<span id='status-line'>Index: {render.esc(base)}. Model: {render.esc(model)}. "
+                f"{render.esc(self.status)}</span>")
 
     def respond(self, message, chat, history, speaker, publisher, kind, date_from, date_to, retrieval_only):
         message = (message or "").strip()

@@ -10,8 +10,10 @@ Grounded by construction (the model is never trusted):
    the gate says the passages do not cover it, the answer abstains and lists the closest passages.
 4. The attributed digest (rag.answer.digest): one bullet per speaker and briefing with their
    verbatim words and [n], shown before the model runs.
-5. The model writes at most a short summary citing [n]; each sentence is checked by rag.answer.verify
-   as soon as it is complete, and only supported sentences are shown.
+5. The model (rag.llm: local or a server) writes at most a short summary citing [n]; each sentence is
+   checked by rag.answer.verify as soon as it is complete, and only supported sentences are shown.
+   A model server that is down or too slow costs the summary, never the checked digest: the answer
+   says so in one line (`Answer.model.error`).
 
 Every [n] in `Answer.answer` resolves to `Answer.citations` (n = position in `Answer.passages`),
 whose `quote` is a verbatim span of the cited chunk's text, spoken by `speaker`.
@@ -28,13 +30,13 @@ from rag.answer import prompting
 from rag.answer.digest import attributed, digest_lines, quote_span, useful_lead
 from rag.answer.events import Done, Event, Passages, Status, Text
 from rag.answer.evidence import excerpt, gate, score_evidence, select_digest
-from rag.answer.llm import LocalLLM, get_model, resolve_model_path
 from rag.answer.rewrite import needs_rewrite, rewrite_question
 from rag.answer.verify import prepare, supporting, verify
 from rag.encoders import Encoder
 from rag.errors import RagError
 from rag.lexicon import LEADING_CITATIONS, cited_numbers, split_sentences
-from rag.records import Answer, Citation, Hit
+from rag.llm import ChatModel, ModelUnavailable, check_model, get_model
+from rag.records import Answer, Citation, Hit, ModelUse
 from rag.settings import current
 
 
@@ -90,8 +92,9 @@ def ask_stream(retriever: Retriever, question: str, history=None, k: int = 5, mo
     """Answer `question`, yielding events as the answer forms (for the chat UI).
 
     Arguments: `history` is a list of (user, assistant) pairs or of {"role", "content"} messages;
-    `k` passages; `model` a local GGUF file / transformers folder (default: bundled SmolLM2), or a
-    loaded `rag.answer.llm.LocalLLM`; `filters` are `index.search` filters (speaker, publisher, kind,
+    `k` passages; `model` a local GGUF file or transformers folder, an OpenAI-compatible server URL
+    (http://HOST:PORT/v1) or a loaded `rag.llm.ChatModel` (default: settings.answer.llm_url, else the
+    bundled SmolLM2); `filters` are `index.search` filters (speaker, publisher, kind,
     date_from, date_to).
 
     Events (rag.answer.events), in order: Status ("searching" | "writing" | "checking"; optional to show),
@@ -106,23 +109,27 @@ def ask_stream(retriever: Retriever, question: str, history=None, k: int = 5, mo
         raise RagError(f"k must be a positive whole number, not {k!r}")
     flt = _filters(filters)
     cfg = current().answer
-    if model is not None and isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        resolve_model_path(model)   # a bad --model path fails now, not only when an answer is written
+    check_model(model)   # a bad --model path or --llm URL fails now, not only when an answer is written
     timings: dict[str, float] = {}
     llm = None
 
-    def get_llm():
+    def get_llm() -> ChatModel:
         nonlocal llm
         if llm is None:
             t = time.perf_counter()
-            llm = model if isinstance(model, LocalLLM) else get_model(model)
+            llm = get_model(model)
             timings["model_load_s"] = round(time.perf_counter() - t, 3)
         return llm
 
     yield Status("searching")
     search_query = question
+    model_down = None   # a model server that failed once is not asked again for this answer
     if prompting.history_pairs(history) and needs_rewrite(question):
-        search_query = rewrite_question(question, history, get_llm())
+        try:
+            search_query = rewrite_question(question, history, get_llm())
+        except ModelUnavailable as e:
+            model_down = e
+            search_query = rewrite_question(question, history, None)
     t = time.perf_counter()
     hits = retriever.search(search_query, k=k * cfg.search_factor, **flt)
     passages = [h for h in hits if supporting(h)][:k]
@@ -149,26 +156,44 @@ def ask_stream(retriever: Retriever, question: str, history=None, k: int = 5, mo
 
     # 2. The model's summary: each sentence shown only once it has passed the check against the passages.
     llm = get_llm()
+    use = ModelUse(llm.name, llm.backend)
     yield Status("writing")
     messages = prompting.answer_messages(
         search_query, [(e.n, views[e.n - 1].hit, excerpt(views[e.n - 1], e)) for e in sorted(digest, key=lambda e: e.n)])
     lead_quotes: dict[int, list[str]] = {}
     tg = time.perf_counter()
-    for piece_text in _summary(llm.stream(messages, max_new_tokens=cfg.max_new_tokens), search_query, passages,
-                               views, encode, lead_quotes, lambda: timings.setdefault(
-                                   "first_token_s", round(time.perf_counter() - t0, 3))):
-        text += piece_text
-        yield Text(piece_text)
+    try:
+        if model_down:
+            raise model_down
+        for piece_text in _summary(llm.stream(messages, max_new_tokens=cfg.max_new_tokens), search_query, passages,
+                                   views, encode, lead_quotes, use, lambda: _first_token(timings, t0, tg)):
+            text += piece_text
+            yield Text(piece_text)
+    except ModelUnavailable as e:   # the checked digest stands alone; say why in one line
+        use.error = str(e)
+        note = "\n\n" + prompting.fill("model_unavailable", reason=str(e))
+        text += note
+        yield Text(note)
+    use.name = llm.name   # a server's model is named once it has been asked
     timings["generate_s"] = round(time.perf_counter() - tg, 3)
     citations = _citations(text, passages, digest, lead_quotes)
     timings["total_s"] = round(time.perf_counter() - t0, 3)
-    yield Done(Answer(question, text, False, citations, passages, timings, search_query))
+    yield Done(Answer(question, text, False, citations, passages, timings, search_query, use))
+
+
+def _first_token(timings: dict[str, float], t0: float, tg: float) -> None:
+    """first_token_s: from the question; model_first_token_s: from the prompt sent (the model reading it)."""
+    if "first_token_s" not in timings:
+        now = time.perf_counter()
+        timings["first_token_s"] = round(now - t0, 3)
+        timings["model_first_token_s"] = round(now - tg, 3)
 
 
 def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quotes: dict[int, list[str]],
-             first_token: Callable[[], object]) -> Iterator[str]:
+             use: ModelUse, first_token: Callable[[], object]) -> Iterator[str]:
     """The model's checked lead sentences as text pieces (header first); `lead_quotes` gathers the passage
-    words each one was checked against. Stops after `max_lead` kept or `max_sentences` read."""
+    words each one was checked against, `use` counts sentences read and shown. Stops after `max_lead`
+    kept or `max_sentences` read."""
     cfg = current().answer
     lead: list[str] = []
     lead_vecs: list[np.ndarray] = []
@@ -186,6 +211,7 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
             done += upto
             for s in sents:
                 seen += 1
+                use.sentences_read = seen
                 checked = verify(s, passages, encode, replace=False, views=views)
                 if not checked.text or not useful_lead(checked.text, question):
                     continue
@@ -199,6 +225,7 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
                         lead_quotes.setdefault(n, []).append(q)
                 yield (" " if lead else "\n\n" + prompting.template("summary_header") + "\n") + checked.text
                 lead.append(checked.text)
+                use.sentences_shown = len(lead)
             if len(lead) >= cfg.max_lead or seen >= cfg.max_sentences:
                 break
     finally:

@@ -9,6 +9,7 @@ from typing import Sequence
 from rag.answer import prompting
 from rag.errors import RagError
 from rag.lexicon import content_words, stem
+from rag.llm import ModelUnavailable
 
 _FOLLOWUP = re.compile(r"^\s*(?:and|but|also|so|what about|how about|what else|and what|same|why|how so)\b", re.I)
 _PRONOUN = re.compile(r"\b(it|its|they|them|their|that|this|those|these|he|she|his|her|there|him)\b", re.I)
@@ -42,6 +43,8 @@ def rewrite_question(question: str, history, llm=None) -> str:
         try:
             out = prompting.clean_line(llm.generate(prompting.rewrite_messages(question, earlier[-3:]),
                                                     max_new_tokens=40))
+        except ModelUnavailable:
+            raise           # the caller answers without the model (and says so)
         except RagError:
             out = ""
         if _plausible_rewrite(out, question, earlier):

@@ -12,7 +12,8 @@ import sys
 from rag.cli import commands
 from rag.errors import RagError
 from rag.evaluation import bench, evaluate
-from rag.settings import offline_environment
+from rag.llm.server_backend import base_url
+from rag.settings import current, offline_environment, replace, use
 
 DEFAULT_INDEX = "index"
 
@@ -23,6 +24,16 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", help="press briefing, background call, gaggle, interview, remarks, statement")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only briefings on or after this date")
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only briefings on or before this date")
+
+
+def _llm(p: argparse.ArgumentParser, local_help: str = "local GGUF file or transformers folder "
+         "(default: bundled SmolLM2-135M-Instruct)") -> None:
+    p.add_argument("--model", default=None, help=local_help)
+    p.add_argument("--llm", default=None, metavar="URL",
+                   help="an OpenAI-compatible model server instead, e.g. http://127.0.0.1:11434/v1 (Ollama); "
+                        "also $RAG_LLM_URL; API key from $RAG_LLM_API_KEY")
+    p.add_argument("--llm-model", default=None, metavar="NAME",
+                   help="the model to ask the server for (default: $RAG_LLM_MODEL, else the first it lists)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question", metavar="QUESTION")
     p.add_argument("--index", default=DEFAULT_INDEX)
-    p.add_argument("--model", default=None, help="local GGUF file or transformers folder (default: bundled SmolLM2-135M-Instruct)")
+    _llm(p)
     p.add_argument("-k", type=int, default=5)
     _filters(p)
     p.add_argument("--json", action="store_true")
@@ -66,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the chat UI")
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--corpus", default=None, help="transcripts to index on first start (default: the bundled sample)")
-    p.add_argument("--model", default=None)
+    _llm(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--password", default=None, help="require this password (user 'rag'); also read from RAG_PASSWORD")
@@ -77,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", default=None)
     p.add_argument("--corpus", default=None)
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
-    p.add_argument("--model", default=None)
+    _llm(p)
     p.add_argument("--out", default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-answers", action="store_true", help="measure retrieval only")
@@ -91,17 +102,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     offline_environment()   # models load from installed packages only; nothing is downloaded
     handlers = {"ingest": commands.ingest, "remove": commands.remove, "search": commands.search, "ask": commands.ask, "tune": commands.tune,
                 "serve": _serve, "eval": evaluate.run_cli, "bench": bench.run_cli}
     try:
+        _use_llm_flags(parser, args)
         return handlers[args.command](args)
     except KeyboardInterrupt:
         return 130
     except RagError as e:  # a clear one-line message, never a stack trace, for expected failures
         print(f"rag: error: {e}", file=sys.stderr)
         return 2
+
+
+def _use_llm_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--llm / --llm-model into the settings (a server named there answers wherever a model is needed)."""
+    url, name = getattr(args, "llm", None), getattr(args, "llm_model", None)
+    if url and getattr(args, "model", None):
+        parser.error("give --model (a local model) or --llm (a server), not both")
+    if name and not (url or current().answer.llm_url):
+        parser.error("--llm-model names a model on a server: give the server with --llm URL")
+    if url or name:
+        a = current().answer
+        use(replace(current(), answer=replace(a, llm_url=url or a.llm_url, llm_model=name or a.llm_model)))
+    if url:
+        base_url(url)   # a malformed URL fails now, with a clear message
 
 
 def _serve(args: argparse.Namespace) -> int:

