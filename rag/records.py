@@ -101,6 +101,9 @@ class Hit(Chunk):
     rank: int = 0
     score: float = 0.0
     shown_parts: list[int] = field(default_factory=list)
+    # False while an ingest has not embedded this passage yet: it was ranked by BM25 alone (the vectors of
+    # an archive are embedded after its words are searchable; `rag ingest` / `rag serve` finish the job)
+    dense: bool = True
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, rank: int, score: float) -> "Hit":

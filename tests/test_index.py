@@ -255,6 +255,7 @@ def test_an_interrupted_ingest_keeps_its_checkpoints(index_copy, tmp_path, monke
     monkeypatch.setenv("RAG_CHECKPOINT_CHUNKS", "1")   # commit after every file
     settings.use(None)                                  # read the environment again
     index = Index.open(index_copy)
+    before = len(index)
     real, calls = Embedder.encode, []
 
     def killed_after_first_batch(self, texts, batch_size=None):
@@ -269,12 +270,17 @@ def test_an_interrupted_ingest_keeps_its_checkpoints(index_copy, tmp_path, monke
 
     reopened = Index.open(index_copy)
     names = {Path(e["path"]).name for e in reopened.documents}
-    assert "a.txt" in names and "b.txt" not in names     # the first file's commit survived
-    assert Path(reopened.search("cod fishery", k=1, mode="bm25")[0].path).name == "a.txt"
+    assert {"a.txt", "b.txt"} <= names                   # phase 1 committed both files' words
+    assert reopened.view.embedded == before + 1          # the first checkpoint (one chunk) survived
+    pending = len(reopened) - reopened.view.embedded
+    assert pending >= 1
+    hit = reopened.search("lighthouse keepers pensions", k=1)[0]
+    assert Path(hit.path).name == "b.txt" and not hit.dense      # found by its words, said so
+    texts_before = reopened.embedder.texts_embedded
     r = reopened.add([corpus])                          # the next ingest completes the work
-    assert r.unchanged == 1 and [Path(p).name for p in r.added] == ["b.txt"]
-    assert r.chunks_embedded == reopened.embedder.texts_embedded == len(
-        [c for c in reopened.chunks if Path(c.path).name == "b.txt"])
+    assert r.unchanged == 2 and r.added == [] and r.vectors_pending == 0
+    assert r.chunks_embedded == reopened.embedder.texts_embedded - texts_before == pending
+    assert reopened.search("lighthouse keepers pensions", k=1)[0].dense
 
 
 def test_an_open_index_picks_up_another_writers_commit(index_copy):

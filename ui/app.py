@@ -32,6 +32,7 @@ from rag.indexing.store import Store
 from rag.resources import sample_corpus
 from rag.settings import current
 from ui import render
+from ui.background import BackgroundVectors
 from ui.handlers import ChatHandlers, describe
 from ui.layout import layout
 
@@ -45,9 +46,11 @@ K = 5
 
 
 def build_app(index, *, status: str = "", upload_dir: Optional[str | os.PathLike] = None,
-              model: Optional[str] = None, k: int = K, speakers: Optional[list[str]] = None) -> gr.Blocks:
-    """The Blocks app over an opened Index (or None, when loading failed: `status` says why)."""
-    return layout(ChatHandlers(index, status, upload_dir, model, k), speakers)
+              model: Optional[str] = None, k: int = K, speakers: Optional[list[str]] = None,
+              background: Optional[BackgroundVectors] = None) -> gr.Blocks:
+    """The Blocks app over an opened Index (or None, when loading failed: `status` says why); `background`
+    embeds the index's missing vectors while it serves (its progress is in the status line)."""
+    return layout(ChatHandlers(index, status, upload_dir, model, k, background), speakers)
 
 
 # ---- serve -------------------------------------------------------------------
@@ -80,12 +83,13 @@ def open_or_build(index_path: str | os.PathLike, corpus: Optional[str | os.PathL
     src = Path(corpus) if corpus else sample_corpus()
     if not src.exists():
         raise RagError(f"no index in {path}/ and the corpus {src} to build it from does not exist")
-    print(f"rag serve: first start: building the index in {path}/ from {src} ...", file=sys.stderr, flush=True)
+    print(f"rag serve: first start: indexing {src} into {path}/ (words first; vectors in the background) ...",
+          file=sys.stderr, flush=True)
     t = time.perf_counter()
-    index = Index.build([str(src)], path=str(path), progress=True)
+    index = Index.build([str(src)], path=str(path), progress=True, lexical_only=True)
     took = time.perf_counter() - t
-    print(f"rag serve: index built in {took:.1f} s", file=sys.stderr, flush=True)
-    return index, f"Built from {src} on first start in {took:.0f} s."
+    print(f"rag serve: searchable after {took:.1f} s; {index.vector_progress.describe()}", file=sys.stderr, flush=True)
+    return index, f"Indexed from {src} on first start in {took:.0f} s."
 
 
 def launch_options(host: str, port: int, password: Optional[str]) -> dict[str, Any]:
@@ -97,8 +101,9 @@ def launch_options(host: str, port: int, password: Optional[str]) -> dict[str, A
                 show_error=False, footer_links=["gradio"], quiet=True)
 
 
-def warm_up(index, model: Optional[str] = None) -> None:
-    """Load the embedding and language models now, so the first question does not wait for them."""
+def warm_up(index, model: Optional[str] = None, background: Optional[BackgroundVectors] = None) -> None:
+    """Load the embedding and language models now, so the first question does not wait for them; then embed
+    the passages that have no vector yet (first start, or an ingest stopped early), in the background."""
     try:
         index.search("warm up", k=1)
         llm = get_model(model)
@@ -109,6 +114,8 @@ def warm_up(index, model: Optional[str] = None) -> None:
               file=sys.stderr, flush=True)
     except Exception as e:  # the chat reports the problem when a question needs the model
         log.warning("models not preloaded: %s", e)
+    if background is not None and background.ensure():
+        print(f"rag serve: embedding in the background: {index.vector_progress.describe()}", file=sys.stderr, flush=True)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -116,9 +123,11 @@ def serve(args: argparse.Namespace) -> int:
     password = args.password or current().runtime.password
     check_exposure(args.host, password, args.no_auth)
     index, status = open_or_build(args.index, args.corpus)
-    demo = build_app(index, status=status, upload_dir=Path(args.index) / "uploads", model=args.model)
+    background = BackgroundVectors(index)
+    demo = build_app(index, status=status, upload_dir=Path(args.index) / "uploads", model=args.model,
+                     background=background)
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
-    threading.Thread(target=warm_up, args=(index, args.model), daemon=True, name="warm-up").start()
+    threading.Thread(target=warm_up, args=(index, args.model, background), daemon=True, name="warm-up").start()
     print(f"rag serve: {describe(index)}; open http://{args.host}:{args.port}"
           + (f" (user {USER!r} and the password)" if password else ""), file=sys.stderr, flush=True)
     demo.launch(**launch_options(args.host, args.port, password))

@@ -17,6 +17,7 @@ from rag.errors import RagError
 from rag.llm import describe as describe_model
 from rag.records import Answer
 from ui import render
+from ui.background import BackgroundVectors
 
 log = logging.getLogger(__name__)
 ANY = "any"
@@ -114,8 +115,9 @@ class ChatHandlers:
     """The functions the app's events run, over one index (None when loading failed: `status` says why)."""
 
     def __init__(self, index, status: str = "", upload_dir: Optional[str | os.PathLike] = None,
-                 model: Optional[str] = None, k: int = 5):
+                 model: Optional[str] = None, k: int = 5, background: Optional[BackgroundVectors] = None):
         self.index, self.status, self.k = index, status, k
+        self.background = background     # phase 2 of an ingest running beside the app (ui.background)
         self.upload_dir = Path(upload_dir) if upload_dir else None
         self.ask_kwargs: dict[str, Any] = {"k": k, **({"model": model} if model else {})}
 
@@ -125,8 +127,10 @@ class ChatHandlers:
             model = describe_model(self.ask_kwargs.get("model"))
         except RagError as e:   # a status line must never break the page
             model = str(e)
+        vectors = self.background.status() if self.background else ""
         return (f"<span id='status-line'>Index: {render.esc(base)}. Model: {render.esc(model)}. "
-                f"{render.esc(self.status)}</span>")
+                + (f"<span id='vector-progress'>{render.esc(vectors)}.</span> " if vectors else "")
+                + f"{render.esc(self.status)}</span>")
 
     def respond(self, message, chat, history, speaker, publisher, kind, date_from, date_to, retrieval_only):
         message = (message or "").strip()
@@ -196,7 +200,11 @@ class ChatHandlers:
         if accepted:
             progress(0.3, desc=f"Indexing {len(accepted)} file(s)")
             try:
-                report = index.add([str(p) for p in accepted], progress=True)
+                # while the background thread embeds, an upload is added lexically and that thread embeds it
+                background = self.background.running() if self.background else False
+                report = index.add([str(p) for p in accepted], progress=True, lexical_only=background)
+                if self.background:
+                    self.background.ensure()
             except Exception as e:
                 return _failure(e).replace("while answering", "while indexing"), self.status_line()
         return _upload_report(accepted, skipped, report), self.status_line()

@@ -77,4 +77,6 @@ def layout(handlers: ChatHandlers, speakers: Optional[list[str]] = None) -> gr.B
                       api_visibility="private")
         add_btn.click(handlers.add_files, [files], [report, status_md], api_name="add_transcripts", concurrency_limit=1)
         demo.load(handlers.status_line, None, status_md, queue=False, api_visibility="private")
+        if handlers.background is not None:   # vectors being embedded: the status line shows how far
+            gr.Timer(5).tick(handlers.status_line, None, status_md, queue=False, api_visibility="private")
     return demo

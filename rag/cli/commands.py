@@ -31,12 +31,16 @@ def _print_report(report, as_json: bool) -> int:
               f"{len(report.removed)} removed, {len(report.duplicates)} duplicate, {len(report.skipped)} skipped")
         print(f"chunks: {report.chunks_embedded} embedded, {report.chunks_reused} reused; "
               f"index now holds {report.documents_total} documents, {report.chunks_total} chunks")
+        if report.vectors_pending:
+            print(f"vectors: {report.vectors_pending} chunks not embedded yet (searched by BM25 until then); "
+                  f"`rag ingest` again, or `rag serve`, embeds them")
     return 1 if report.skipped else 0
 
 
 def ingest(args: argparse.Namespace) -> int:
     index = Index.build(args.paths, path=args.index, model=args.model, progress=True,
-                        backend=getattr(args, "backend", None), store=getattr(args, "store", None))
+                        backend=getattr(args, "backend", None), store=getattr(args, "store", None),
+                        lexical_only=getattr(args, "lexical_only", False))
     return _print_report(index.last_report, getattr(args, "json", False))
 
 
@@ -75,7 +79,8 @@ def search(args: argparse.Namespace) -> int:
         print("no matching passages")
     for h in hits:
         who = f"{h.speaker or 'unattributed'} ({h.role})"
-        print(f"{h.rank}. [{h.score:.4f}] {who} | {h.title} | {h.date or 'no date'}")
+        print(f"{h.rank}. [{h.score:.4f}] {who} | {h.title} | {h.date or 'no date'}"
+              + ("" if h.dense else " | BM25 only (not embedded yet)"))
         print(f"   {h.path}" + (f"  {h.source_url}" if h.source_url else ""))
         if h.question and h.role != "questioner":
             print(textwrap.fill(f"asked: {h.question}", 100, initial_indent="   ", subsequent_indent="   ",

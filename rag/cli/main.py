@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=None, help="vector store URI, e.g. milvus://host:19530/briefings or a Milvus Lite file")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
                    help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or torch); an existing index keeps its own")
+    p.add_argument("--lexical-only", action="store_true",
+                   help="stop after phase 1 (chunks + BM25 committed: search and ask work lexically); "
+                        "a later `rag ingest` or `rag serve` embeds the vectors")
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
 
     p = sub.add_parser("tune", help="fine-tune the embedding model on the index's own exchanges and re-embed")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -30,7 +31,7 @@ from rag.indexing.ann import make_faiss_index
 from rag.indexing.lexical import TOKENIZER_VERSION, Lexical
 from rag.indexing.milvus import MilvusRanking, MilvusVectors   # pymilvus itself loads only when used
 from rag.indexing.store import FORMAT_VERSION, Loaded, Store
-from rag.indexing.updates import IngestReport, content_key, lexical_text
+from rag.indexing.updates import IngestReport, VectorProgress, content_key, lexical_text
 from rag.indexing.vectors import FaissVectors
 from rag.ingest import CHUNKER_VERSION, Chunker
 from rag.lexicon import words
@@ -58,6 +59,7 @@ class Index:
         self._faiss: Optional[FaissVectors] = None
         self._embedder: Optional[Embedder] = None
         self.last_report: Optional[IngestReport] = None
+        self._progress: Optional[VectorProgress] = None   # set while phase 2 embeds
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -69,14 +71,15 @@ class Index:
 
     @classmethod
     def build(cls, paths: Sequence[PathLike], path: PathLike = "index", model: Optional[str] = None,
-              progress: Optional[bool] = None, backend: Optional[str] = None, store: Optional[str] = None) -> "Index":
-        """Index `paths` into the folder `path`, creating it or updating what is already there."""
+              progress: Optional[bool] = None, backend: Optional[str] = None, store: Optional[str] = None,
+              lexical_only: bool = False) -> "Index":
+        """Index `paths` into the folder `path`, creating it or updating what is already there (see `add`)."""
         index = cls(path, model, backend, store)
         if index.store.exists():
             index._install(index.store.load())
         else:
             index._install_empty()
-        index.add(paths, progress=progress)
+        index.add(paths, progress=progress, lexical_only=lexical_only)
         return index
 
     def _check(self, m: dict[str, Any]) -> None:
@@ -104,12 +107,13 @@ class Index:
     def _install(self, loaded: Loaded) -> None:
         m = loaded.manifest
         self._check(m)
+        same_chunks = self._view is not None and loaded.chunks is self._view.chunks   # only vectors were added
         if self._embedder is None:
             spec = self._model_spec if self._model_spec is not None else m["embedding"]["name"]
             self._embedder = Embedder(None if spec == DEFAULT_MODEL_NAME else spec,
                                       backend=(m.get("embedding") or {}).get("backend") or "torch")
         self._faiss = FaissVectors(loaded.faiss_index, loaded.vectors)
-        columns = Columns(loaded.chunks)
+        columns = self._view.columns if same_chunks else Columns(loaded.chunks)
         dense = self._faiss
         if m.get("vector_store"):
             if self._milvus is None or str(self._milvus.spec_text) != m["vector_store"]:
@@ -227,8 +231,14 @@ class Index:
         return answer.ask_stream(self, question, history=history, k=k, **filters)
 
     # -- updating -------------------------------------------------------------
-    def add(self, paths: Sequence[PathLike], progress: Optional[bool] = None) -> IngestReport:
+    def add(self, paths: Sequence[PathLike], progress: Optional[bool] = None, lexical_only: bool = False) -> IngestReport:
         """Index new and changed files under `paths`; drop files gone from a re-ingested folder.
+
+        Two phases: first every chunk is committed with its BM25 index (search and answers work from then
+        on, lexically), then the vectors are embedded and committed in checkpoints; hybrid search uses them
+        as they come (`Hit.dense`). `lexical_only` stops after phase 1; any later `add` or
+        `embed_pending` finishes phase 2, and so does the next ingest after a kill (nothing committed is
+        embedded again).
 
         A file that cannot be read keeps what was indexed of it; a file that now reads but no longer
         parses as a transcript loses its old chunks (the index follows the files); both are reported
@@ -237,7 +247,7 @@ class Index:
         report = IngestReport()
         with self._updating() as files:
             gone, changed = updates.scan(paths, files, report)
-            self._apply(gone, changed, report, progress)
+            self._apply(gone, changed, report, progress, lexical_only)
         self.last_report = report
         return report
 
@@ -268,70 +278,138 @@ class Index:
             yield self._view.manifest["files"]
 
     def _apply(self, gone: set[str], changed: list[updates.Change], report: IngestReport,
-               progress: Optional[bool]) -> None:
-        """Remove `gone` files, (re)index `changed` ones, write a new generation if anything differs."""
+               progress: Optional[bool], lexical_only: bool = False) -> None:
+        """Remove `gone` files, (re)index `changed` ones: phase 1 commits every chunk with its BM25 (and the
+        vectors it can reuse), phase 2 embeds the rest in checkpoints (skipped with `lexical_only`)."""
         view = self._view
         old_files: dict[str, dict] = view.manifest["files"]
-        files, entries = updates.read_changes(old_files, gone, changed, report, self._chunker().chunk)
+        show = sys.stderr.isatty() if progress is None else progress
+        files, entries = updates.read_changes(old_files, gone, changed, report, self._chunker().chunk, show)
         keep_ids = {cid for v in files.values() for cid in v["chunk_ids"]}
         kept_rows = [i for i, c in enumerate(view.chunks) if c.chunk_id in keep_ids]
-        new_ids = [c.chunk_id for _, _, cs in entries for c in cs]
-        if ([view.chunks[i].chunk_id for i in kept_rows] + new_ids == [c.chunk_id for c in view.chunks]
-                and {**files, **{k: e for k, e, _ in entries}} == old_files):
-            self._finish_report(report)   # nothing differs: no write at all
-            return
+        new_chunks = [c for _, _, cs in entries for c in cs]
+        chunks = [view.chunks[i] for i in kept_rows] + new_chunks
+        files.update({k: e for k, e, _ in entries})
         # The embedding text is a function of (question_speaker, question, speaker, text) for a fixed chunker
-        # version and model (both pinned by the manifest): a chunk with the same content reuses its vector.
-        known = {content_key(c): i for i, c in enumerate(view.chunks)} if new_ids else {}
-        todo: dict[str, Chunk] = {}
-        for _, _, cs in entries:
-            for c in cs:
-                if content_key(c) not in known:
-                    todo.setdefault(content_key(c), c)
-        report.chunks_embedded += len(todo)
-        report.chunks_reused += len(new_ids) - len(todo)
-        base = [view.chunks[i] for i in kept_rows]
-        base_vectors = np.asarray(self.vectors[kept_rows], dtype=np.float32) if kept_rows else None
-        self._embed_and_commit(files, entries, base, base_vectors, known, todo, progress)
+        # version and model (both pinned by the manifest): a chunk with the same content reuses its vector,
+        # in phase 1 (the first rows) and in phase 2 (rows after the first one that needs embedding).
+        reuse = self._reusable()
+        if [c.chunk_id for c in chunks] != [c.chunk_id for c in view.chunks] or files != old_files:
+            report.chunks_reused += sum(1 for c in new_chunks if content_key(c) in reuse)
+            self._commit(files, chunks, self._prefix(chunks, reuse), incremental=True)   # phase 1
+        if not lexical_only:
+            self._embed_pending(progress, report, reuse=reuse)                            # phase 2
         self._finish_report(report)
 
-    def _embed_and_commit(self, files: dict[str, dict], entries: list[updates.Entry], base: list[Chunk],
-                          base_vectors: Optional[np.ndarray], known: dict[str, int], todo: dict[str, Chunk],
-                          progress: Optional[bool]) -> None:
-        """Embed the `todo` chunks in checkpoints, committing a generation after each (a killed ingest keeps its
-        work); removals alone commit once."""
-        cfg = current().index
-        old_vectors = self.vectors
-        fresh: dict[str, np.ndarray] = {}
-        bar = self._bar(len(todo), progress)
+    def _reusable(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Vectors this index already has, by chunk content: content key -> (matrix, row)."""
+        view, matrix = self._view, self.vectors
+        return {content_key(c): (matrix, i) for i, c in enumerate(view.chunks[:view.embedded])}
+
+    def _prefix(self, chunks: list[Chunk], reuse: dict[str, tuple[np.ndarray, int]]) -> np.ndarray:
+        """Vectors of the longest run of first rows whose content already has one (nothing is embedded here)."""
+        rows = []
+        for c in chunks:
+            src = reuse.get(content_key(c))
+            if src is None:
+                break
+            rows.append(src[0][src[1]])
+        if rows:
+            return np.vstack(rows).astype(np.float32)
+        return np.zeros((0, self.vectors.shape[1] if len(self.vectors) else 1), np.float32)
+
+    def embed_pending(self, progress: Optional[bool] = None, step_by_step: bool = False) -> int:
+        """Phase 2 on its own: embed the chunks that have no vector yet (an ingest stopped early, or
+        `lexical_only`), committing a generation every settings.index.checkpoint_chunks. Returns chunks embedded.
+        `step_by_step`: hold the writer's lock for one checkpoint at a time, so another writer (an upload in
+        the app) gets in between; rows it adds are embedded by this same run."""
+        report = IngestReport()
+        if not step_by_step:
+            with self._updating():
+                self._embed_pending(progress, report)
+            return report.chunks_embedded
+        more = True
         try:
-            done_files, done_chunks, pending = dict(files), list(base), []
-            for n, (key, entry, cs) in enumerate(entries):
-                done_files[key] = entry
-                done_chunks += cs
-                pending += [k for k in (content_key(c) for c in cs) if k in todo and k not in fresh]
-                # a fixed interval when RAG_CHECKPOINT_CHUNKS is set, else growing with the index
-                # (each checkpoint rewrites everything so far: a fixed interval would be quadratic)
-                every = cfg.checkpoint_chunks if cfg.checkpoint_fixed else max(cfg.checkpoint_chunks,
-                                                                              len(done_chunks) // 4)
-                if n < len(entries) - 1 and len(pending) < every:
-                    continue
-                pending = list(dict.fromkeys(pending))
-                for i in range(0, len(pending), cfg.embed_batch):
-                    batch = pending[i:i + cfg.embed_batch]
-                    vecs = self._loaded_embedder().encode([self._chunker().embedding_text(todo[k]) for k in batch])
-                    fresh.update(zip(batch, vecs))
-                    bar.update(len(batch))
-                pending = []
-                vectors = updates.assemble(base_vectors, done_chunks[len(base):], old_vectors, known, fresh,
-                                           self._dim(base_vectors, fresh, old_vectors))
-                self._commit(done_files, done_chunks, vectors, incremental=True)
-            if not entries:  # removals only
-                vectors = updates.assemble(base_vectors, [], old_vectors, known, fresh,
-                                           self._dim(base_vectors, fresh, old_vectors))
-                self._commit(files, base, vectors, incremental=False)
+            while more:
+                with self._updating():
+                    more = self._embed_pending(progress, report, checkpoints=1)
+        finally:
+            self._progress = None
+        return report.chunks_embedded
+
+    @property
+    def vector_progress(self) -> VectorProgress:
+        """How far the vectors are: rows embedded of all, and (while phase 2 runs) the rate and time left."""
+        p = self._progress
+        view = self._view
+        if p is None or p.total != len(view.chunks):
+            return VectorProgress(view.embedded, len(view.chunks))
+        return p
+
+    def _embed_pending(self, progress: Optional[bool], report: IngestReport, checkpoints: Optional[int] = None,
+                       reuse: Optional[dict[str, tuple[np.ndarray, int]]] = None) -> bool:
+        """Embed rows without vectors in order, a generation per checkpoint (at most `checkpoints` of them),
+        reusing by content the vectors of this generation and of `reuse` (the one before phase 1);
+        True when rows without vectors remain."""
+        view = self._view
+        n = len(view.chunks)
+        done = view.embedded
+        if done >= n:
+            self._progress = None
+            return False
+        cfg = current().index
+        reuse = {**(reuse or {}), **self._reusable()}
+        embedder = self._loaded_embedder() if any(content_key(c) not in reuse for c in view.chunks[done:]) else None
+        if self._progress is None or self._progress.total != n:
+            self._progress = VectorProgress(done, n, started=time.monotonic(), start_done=done)
+        bar = self._bar(n, progress, initial=done, desc="vectors")
+        matrix = np.asarray(self.vectors, dtype=np.float32) if done else None
+        steps = 0
+        try:
+            while done < n and (checkpoints is None or steps < checkpoints):
+                # the next rows up to `checkpoint_chunks` texts to embed (rows whose vector is reused cost nothing,
+                # so a change in the middle of a big index is not re-committed in thousands of small steps)
+                keys, todo, texts = [], {}, {}
+                for c in view.chunks[done:]:
+                    k = content_key(c)
+                    if k not in reuse and k not in todo:
+                        if len(todo) >= cfg.checkpoint_chunks:
+                            break
+                        todo[k] = None
+                    keys.append(k)
+                    texts[k] = c
+                todo = list(todo)
+                fresh: dict[str, np.ndarray] = {}
+                for i in range(0, len(todo), cfg.embed_batch):
+                    batch = todo[i:i + cfg.embed_batch]
+                    fresh.update(zip(batch, embedder.encode([self._chunker().embedding_text(texts[k]) for k in batch])))
+                    bar.update(sum(1 for k in keys if k in set(batch)))
+                new = np.vstack([fresh[k] if k in fresh else reuse[k][0][reuse[k][1]] for k in keys]).astype(np.float32)
+                bar.update(sum(1 for k in keys if k not in fresh))
+                matrix = new if matrix is None else np.vstack([matrix, new])
+                self._commit_vectors(matrix)
+                report.chunks_embedded += len(todo)
+                for j, k in enumerate(keys):
+                    reuse.setdefault(k, (matrix, done + j))
+                done += len(keys)
+                steps += 1
+                self._progress.done = done
         finally:
             bar.close()
+            if done >= n or checkpoints is None:
+                self._progress = None
+        return done < n
+
+    def _commit_vectors(self, vectors: np.ndarray) -> None:
+        """A generation with the same chunks and BM25 (linked, not rewritten) and more vectors."""
+        view = self._view
+        manifest = dict(view.manifest)
+        manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1]),
+                                 "backend": self._embedder.backend}
+        current_gen = Loaded(view.manifest, view.chunks, self.vectors, self.faiss_index, view.lexical)
+        self._install(self.store.write(manifest, view.chunks, vectors, None, previous_faiss=self.faiss_index,
+                                       same_rows=current_gen))
+        self._sync_milvus()
 
     def tune(self, epochs: Optional[int] = None, progress: Optional[bool] = None) -> TuneReport:
         """Fine-tune the embedding model on this archive's own exchanges (reporter question -> official answer;
@@ -364,30 +442,26 @@ class Index:
 
     def _commit(self, files: dict[str, dict], chunks: list[Chunk], vectors: np.ndarray, incremental: bool,
                 new_model: bool = False) -> None:
-        """Write a generation (the last one's FAISS graph grown, when it only appends) and switch to it."""
+        """Write a generation (the last one's FAISS graph grown, when it only appends) and switch to it.
+        `vectors` are those of the first len(vectors) chunks."""
         manifest = dict(self._view.manifest, files=dict(files))
-        if incremental or new_model:
+        if (incremental or new_model) and len(vectors):
             manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1]),
                                      "backend": self._embedder.backend}
         previous = self.faiss_index if incremental and self._view.manifest.get("generation") else None
         self._install(self.store.write(manifest, chunks, vectors, [lexical_text(c) for c in chunks],
                                        previous_faiss=previous))
-        if self._milvus is not None and self._view.manifest.get("vector_store"):
-            self._milvus.sync(self._view.chunks, np.asarray(self.vectors, dtype=np.float32))
+        self._sync_milvus()
 
-    def _dim(self, base_vectors: Optional[np.ndarray], fresh: dict[str, np.ndarray], old_vectors: np.ndarray) -> int:
-        if base_vectors is not None:
-            return base_vectors.shape[1]
-        if fresh:
-            return len(next(iter(fresh.values())))
-        if len(old_vectors):
-            return old_vectors.shape[1]
-        return self._loaded_embedder().dim
+    def _sync_milvus(self) -> None:
+        if self._milvus is not None and self._view.manifest.get("vector_store"):
+            view = self._view
+            self._milvus.sync(view.chunks[:view.embedded], np.asarray(self.vectors, dtype=np.float32))
 
     @staticmethod
-    def _bar(total: int, progress: Optional[bool]):
-        show = (sys.stderr.isatty() if progress is None else progress) and total > 0
-        return tqdm(total=total, unit="chunk", desc="embedding", disable=not show, file=sys.stderr,
+    def _bar(total: int, progress: Optional[bool], initial: int = 0, desc: str = "embedding"):
+        show = (sys.stderr.isatty() if progress is None else progress) and total > initial
+        return tqdm(total=total, initial=initial, unit="chunk", desc=desc, disable=not show, file=sys.stderr,
                     dynamic_ncols=True, smoothing=0.1)
 
     def _chunker(self) -> Chunker:
@@ -403,4 +477,5 @@ class Index:
     def _finish_report(self, report: IngestReport) -> None:
         view = self._view
         report.chunks_total = len(view.chunks)
+        report.vectors_pending = len(view.chunks) - view.embedded
         report.documents_total = sum(1 for v in view.manifest["files"].values() if not v.get("duplicate_of"))

@@ -5,7 +5,9 @@ Layout (g = generation number, bumped by every write):
 
     manifest.json        what is in the index and which data files hold it, with sha256 checksums
     chunks.g.jsonl       one Chunk per line (JSON), row i = vector i = FAISS id i
-    vectors.g.npy        float32 (n, dim) unit vectors (numpy format, allow_pickle=False)
+    vectors.g.npy        float32 (e, dim) unit vectors of the first e rows (numpy format, allow_pickle=False);
+                         e = manifest "embedded" <= count: an ingest commits every chunk with its BM25 first,
+                         then the vectors in checkpoints (rows e.. are searched by BM25 only until then)
     faiss.g.index        faiss.write_index of make_faiss_index(vectors)
     bm25.g/              bm25s.BM25.save(..., allow_pickle=False): .npy arrays + JSON vocabulary
     .lock                writers hold an exclusive flock on it
@@ -13,7 +15,8 @@ Layout (g = generation number, bumped by every write):
 Crash safety: a write puts all data under new generation-numbered names, fsyncs
 them, then atomically replaces manifest.json (os.replace) and fsyncs the
 folder. Until that rename, readers and a crashed writer's successor see the
-previous generation untouched. Files of generations older than the previous
+previous generation untouched. A generation that only adds vectors links the previous one's chunk and
+BM25 files under its own names instead of writing them again (they are never modified in place). Files of generations older than the previous
 one are deleted afterwards (the previous one is kept for readers that opened
 it a moment before the switch). No file is ever unpickled.
 """
@@ -75,6 +78,15 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _link(src: Path, dst: Path) -> None:
+    """`dst` as a second name of the immutable file `src` (a copy where hard links are not supported)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+        _fsync_file(dst)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -169,6 +181,11 @@ class Store:
                 raise IndexStateError(f"index file {path} is corrupt or truncated (checksum mismatch); "
                                       f"delete {self.folder}/ and run `rag ingest` again")
 
+    @staticmethod
+    def embedded(m: dict[str, Any]) -> int:
+        """Rows that have vectors: the first `embedded` (an index written before two-phase ingest: all)."""
+        return int(m.get("embedded", m.get("count", 0)))
+
     def _load(self, m: dict[str, Any]) -> Loaded:
         import faiss
         self._verify(m)
@@ -187,24 +204,29 @@ class Store:
         vectors = np.load(self.folder / data["vectors"], mmap_mode="r", allow_pickle=False)
         faiss_index = faiss.read_index(str(self.folder / data["faiss"]))
         lexical = Lexical.load(self.folder / data["bm25"], n)
-        if not (len(chunks) == n == vectors.shape[0] == faiss_index.ntotal):
+        e = self.embedded(m)
+        if not (len(chunks) == n and vectors.shape[0] == faiss_index.ntotal == e <= n):
             raise IndexStateError(f"index {self.folder}/ is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
-                                  f"{faiss_index.ntotal} in FAISS, manifest says {n}); delete it and run `rag ingest` again")
+                                  f"{faiss_index.ntotal} in FAISS, manifest says {n} chunks, {e} embedded); "
+                                  f"delete it and run `rag ingest` again")
         return Loaded(m, chunks, vectors, faiss_index, lexical)
 
     # -- writing --------------------------------------------------------------
     def write(self, manifest: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
-              lexical_texts: list[str], previous_faiss=None) -> Loaded:
+              lexical_texts: Optional[list[str]], previous_faiss=None, same_rows: Optional[Loaded] = None) -> Loaded:
         """Write a new generation and switch the manifest to it. Call with the lock held.
 
-        Any failure before the switch leaves the previous generation in force (and its files untouched)."""
+        `vectors` are those of the first len(vectors) rows. `same_rows`: the current generation, when the
+        chunks are exactly its chunks (only vectors were added): its chunk and BM25 files are linked, not
+        rewritten (`lexical_texts` is then not needed). Any failure before the switch leaves the previous
+        generation in force (and its files untouched)."""
         try:
-            return self._write(manifest, chunks, vectors, lexical_texts, previous_faiss)
+            return self._write(manifest, chunks, vectors, lexical_texts, previous_faiss, same_rows)
         except OSError as e:
             raise IndexStateError(f"could not write the index in {self.folder}/ ({e.strerror or e}); "
                                   f"the previous index is unchanged") from e
 
-    def _write(self, manifest, chunks, vectors, lexical_texts, previous_faiss=None) -> Loaded:
+    def _write(self, manifest, chunks, vectors, lexical_texts, previous_faiss=None, same_rows=None) -> Loaded:
         import faiss
         self.folder.mkdir(parents=True, exist_ok=True)
         g = int(manifest.get("generation", 0)) + 1
@@ -214,12 +236,27 @@ class Store:
             p = self.folder / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
-        written: list[Path] = []
-        p = self.folder / names["chunks"]
-        with open(p, "w", encoding="utf-8") as f:
-            for c in chunks:
-                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-        written.append(p)
+        written: list[Path] = []   # new files, to fsync and checksum
+        checksums: dict[str, str] = {}
+        if same_rows is not None:
+            old = same_rows.manifest
+            _link(self.folder / old["data"]["chunks"], self.folder / names["chunks"])
+            (self.folder / names["bm25"]).mkdir()
+            for f in sorted((self.folder / old["data"]["bm25"]).iterdir()):
+                _link(f, self.folder / names["bm25"] / f.name)
+            for rel, digest in old["checksums"].items():   # same bytes: the checksums carry over
+                for kind in ("chunks", "bm25"):
+                    if rel == old["data"][kind] or rel.startswith(old["data"][kind] + "/"):
+                        checksums[names[kind] + rel[len(old["data"][kind]):]] = digest
+            lexical = same_rows.lexical
+        else:
+            p = self.folder / names["chunks"]
+            with open(p, "w", encoding="utf-8") as f:
+                for c in chunks:
+                    f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+            written.append(p)
+            lexical = Lexical.build(lexical_texts or [])
+            written += lexical.save(self.folder / names["bm25"])
         p = self.folder / names["vectors"]
         with open(p, "wb") as f:
             np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
@@ -228,16 +265,14 @@ class Store:
         faiss_index = make_faiss_index(vectors, previous=previous_faiss)
         faiss.write_index(faiss_index, str(p))
         written.append(p)
-        lexical = Lexical.build(lexical_texts)
-        written += lexical.save(self.folder / names["bm25"])
         for p in written:
             _fsync_file(p)
         _fsync_dir(self.folder / names["bm25"])
+        checksums.update({str(p.relative_to(self.folder)): _sha256(p) for p in written})
 
         new = dict(manifest)
-        new.update(format=FORMAT_VERSION, generation=g, count=len(chunks), data=names,
-                   updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                   checksums={str(p.relative_to(self.folder)): _sha256(p) for p in written})
+        new.update(format=FORMAT_VERSION, generation=g, count=len(chunks), embedded=int(len(vectors)), data=names,
+                   updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), checksums=checksums)
         tmp = self.folder / f"{MANIFEST}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(new, f, ensure_ascii=False, indent=1)

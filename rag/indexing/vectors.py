@@ -1,5 +1,8 @@
 """The FAISS `VectorStore`: dense rankings over the vectors kept in the index folder (rag.indexing.ann).
 Takes the generation's FAISS index and vector rows; gives (row, score) rankings for rag.retrieval.search.
+
+While an ingest is still embedding, only the first `len(matrix)` rows have vectors: rankings hold only
+those rows, and a row without a vector has similarity -1 (rag.retrieval.search then relies on BM25).
 """
 from __future__ import annotations
 
@@ -29,6 +32,13 @@ class FaissVectors:
              period: Optional[tuple[str, str]]) -> list[tuple[int, float]]:
         """ann.search: exact or HNSW (efSearch >= n); a narrow row set is searched exactly over its rows.
         `filters` and `period` are already applied to `rows`."""
+        embedded = len(self.matrix)
+        if embedded == 0:
+            return []
+        if rows is not None and len(rows) and rows.max() >= embedded:   # keep the rows that have vectors
+            rows = rows[rows < embedded]
+            if not len(rows):
+                return []
         scores, ids = ann.search(self.faiss_index, qvec, n, allowed=rows, vectors=self.matrix, selector=selector)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -37,5 +47,11 @@ class FaissVectors:
 
 
 def row_similarity(matrix: np.ndarray, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
-    """Cosine of each of `rows` of the index folder's float32 vectors to the query (exact)."""
-    return np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+    """Cosine of each of `rows` of the index folder's float32 vectors to the query (exact); -1 for a row that
+    has no vector yet."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.full(len(rows), -1.0, dtype=np.float32)
+    have = rows < len(matrix)
+    if have.any():
+        out[have] = np.asarray(matrix[rows[have]], dtype=np.float32) @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+    return out

@@ -36,6 +36,19 @@ def rrf(rankings: Sequence[list[tuple[int, float]]], k: int,
     return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
 
 
+def with_stand_ins(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+                   embedded: int) -> list[tuple[int, float]]:
+    """The dense ranking with each row that has no vector yet (row >= `embedded`) put in at its place in the
+    BM25 ranking: while an ingest is still embedding, such a row competes in fusion as if its BM25 rank
+    were its dense rank too, instead of counting half (only BM25) against rows that have both."""
+    pending = [(pos, row, score) for pos, (row, score) in enumerate(lexical) if row >= embedded]
+    if not pending:
+        return dense
+    placed = [(pos, 0, row, score) for pos, (row, score) in enumerate(dense)] + [(pos, 1, row, score)
+                                                                                 for pos, row, score in pending]
+    return [(row, score) for _, _, row, score in sorted(placed)]
+
+
 @dataclass
 class Unit:
     """A passage to show: one speaker's turn, scored with the question it answers (an exchange)."""

@@ -13,6 +13,11 @@ filter, and the dense and bm25 modes stay plain baselines. RAG_DATE_HINTS=0 (set
 Scores: cosine similarity (dense), BM25 score (bm25), or the reciprocal rank
 fusion sum (hybrid); comparable within one result list only.
 
+While an ingest is still embedding (rag.indexing.index: words first, vectors after), the rows without
+vectors take part through BM25 only: in hybrid mode a row's BM25 rank stands in for its missing dense
+rank (rankings.with_stand_ins), and its hit says so (`Hit.dense` False); dense mode searches the
+embedded rows alone. Models are never mixed: every vector is from the index's model.
+
 One hit per speaker turn (rag.retrieval.rankings.group_units): the chunks of a turn and the
 question it answers are ranked as one exchange, scored by their best fused score. The hit shows
 the turn's best-ranked chunk widened by its neighbours in the turn (rag.retrieval.passages), so
@@ -37,7 +42,7 @@ from rag.records import Hit
 from rag.retrieval.dates import question_period
 from rag.retrieval.filters import Filters
 from rag.retrieval.passages import passage
-from rag.retrieval.rankings import bm25_ranking, group_units, rrf
+from rag.retrieval.rankings import bm25_ranking, group_units, rrf, with_stand_ins
 from rag.retrieval.speakers import named_speakers
 from rag.retrieval.view import IndexView
 from rag.settings import RetrievalSettings, current
@@ -74,10 +79,14 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
     while True:
         rankings = []
         for rows, sel, per, flt, _ in row_sets:
+            lexical = bm25_ranking(bm25_scores, rows, n) if bm25_scores is not None else None
             if qvec is not None:
-                rankings.append(view.dense.rank(qvec, n, rows, sel, flt, per))
-            if bm25_scores is not None:
-                rankings.append(bm25_ranking(bm25_scores, rows, n))
+                dense = view.dense.rank(qvec, n, rows, sel, flt, per)
+                if lexical is not None and view.embedded < cols.n:   # an ingest still embedding
+                    dense = with_stand_ins(dense, lexical, view.embedded)
+                rankings.append(dense)
+            if lexical is not None:
+                rankings.append(lexical)
         ranked = rankings[0] if mode != "hybrid" else rrf(rankings, cfg.rrf_k, weights=weights)
         units = group_units(ranked, cols, allowed_mask)
         if len(units) >= k or n >= total:
@@ -88,14 +97,16 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
         rows = [r for r in cols.turn_rows[unit.key] if not cols.trivial[r]
                 and (allowed_mask is None or allowed_mask[r])]
         center = unit.center if unit.center is not None else _closest(view, rows, qvec, bm25_scores)
-        hits.append(passage(view.chunks, rows, center, cfg.passage_window, rank, unit.score))
+        hit = passage(view.chunks, rows, center, cfg.passage_window, rank, unit.score)
+        hit.dense = center < view.embedded
+        hits.append(hit)
     return hits
 
 
 def _closest(view: IndexView, rows: list[int], qvec: Optional[np.ndarray], bm25_scores: Optional[np.ndarray]) -> int:
     """The row of a turn closest to the query, for a turn reached through its question only."""
-    if qvec is not None:
-        return rows[int(np.argmax(view.dense.similarity(qvec, rows)))]
+    if qvec is not None and any(r < view.embedded for r in rows):
+        return rows[int(np.argmax(view.dense.similarity(qvec, rows)))]   # a row without a vector scores -1
     if bm25_scores is not None:
         return rows[int(np.argmax(bm25_scores[rows]))]
     return rows[0]

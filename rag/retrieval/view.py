@@ -42,3 +42,8 @@ class IndexView:
     dense: VectorStore
     encoder: Encoder
     cache: dict[str, Any] = field(default_factory=dict)   # values derived on first use (title words ...)
+
+    @property
+    def embedded(self) -> int:
+        """Rows 0 .. embedded-1 have vectors; the others are found by BM25 only (an ingest still embedding)."""
+        return int(self.manifest.get("embedded", len(self.chunks)))
