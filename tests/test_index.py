@@ -150,12 +150,20 @@ def test_dimension_mismatch_is_refused(index_copy):
         Index.open(index_copy).search("Taiwan")
 
 
-def test_another_chunker_version_is_refused(index_copy):
+def test_an_index_of_an_older_chunker_is_searched_then_rebuilt_in_place(index_copy):
     m = _manifest(index_copy)
     m["chunker"]["version"] = "0-old"
     _write_manifest(index_copy, m)
-    with pytest.raises(IndexStateError, match="chunker version '0-old'"):
-        Index.open(index_copy)
+    old = Index.open(index_copy)                      # never refused: the old generation answers ...
+    assert "chunker version '0-old'" in old.outdated
+    before = [h.chunk_id for h in old.search("North Korea policy review", k=5)]
+    r = run_cli("search", "North Korea policy review", "--index", str(index_copy))
+    assert r.returncode == 0 and "older version" in r.stderr and "rebuilds it in place" in r.stderr
+    report = Index.build([SAMPLE], path=index_copy).last_report   # ... until an ingest rebuilds it in place
+    new = Index.open(index_copy)
+    assert new.outdated is None and _manifest(index_copy)["chunker"]["version"] != "0-old"
+    assert report.chunks_embedded == 0 and new.view.embedded == len(new) == len(old)   # same texts: vectors reused
+    assert [h.chunk_id for h in new.search("North Korea policy review", k=5)] == before
 
 
 @pytest.mark.parametrize("which", ["chunks", "vectors", "faiss"])

@@ -31,7 +31,7 @@ class BackgroundVectors:
         with self._lock:
             if self.index is None or self.running():
                 return self.running()
-            if self.index.vector_progress.complete:
+            if self.index.vector_progress.complete and not self.index.outdated:
                 return False
             self.error = None
             self._thread = threading.Thread(target=self._run, name="rag-vectors", daemon=True)
@@ -41,12 +41,14 @@ class BackgroundVectors:
     def _run(self) -> None:
         while True:
             try:
+                if self.index.outdated:   # written by an older version: rebuilt in place, the old one answering
+                    self.index.upgrade(progress=False)
                 self.index.embed_pending(progress=False, step_by_step=True)
             except Exception as e:   # the app keeps serving lexically; the status line says why
                 self.error = f"{type(e).__name__}: {e}"
                 log.exception("embedding in the background stopped")
             with self._lock:   # an upload's ensure() either sees this thread still registered or none at all
-                if self.error or self.index.vector_progress.complete:
+                if self.error or (self.index.vector_progress.complete and not self.index.outdated):
                     self._thread = None
                     return
 
@@ -55,6 +57,8 @@ class BackgroundVectors:
         if self.index is None:
             return ""
         p = self.index.vector_progress
+        if self.index.outdated and not self.error:
+            return f"upgrading the index written by an older version ({self.index.outdated}); searching the old one"
         if p.complete:
             return ""
         if self.error:

@@ -68,8 +68,15 @@ def hit_json(hit) -> dict:
     return {**{f: d[f] for f in HIT_FIELDS}, **{k: v for k, v in d.items() if k not in HIT_FIELDS}}
 
 
+def _note_outdated(index: Index) -> None:
+    if index.outdated:
+        print(f"rag: note: {index.path}/ was written by an older version ({index.outdated}); it is searched as it "
+              f"is until `rag ingest` (or `rag serve`) rebuilds it in place", file=sys.stderr)
+
+
 def search(args: argparse.Namespace) -> int:
     index = Index.open(args.index)
+    _note_outdated(index)
     hits = index.search(args.query, k=args.k, mode=args.mode, speaker=args.speaker, publisher=args.publisher,
                         kind=args.kind, date_from=args.since, date_to=args.until)
     if args.json:

@@ -330,6 +330,13 @@ def summarize(records: list[dict[str, Any]], answers: bool) -> dict[str, Any]:
             "abstention_precision": _r(prec), "abstention_recall": _r(rec),
             "abstained": n_abst, "abstained_answerable": sum(1 for r in scored if r["abstained"] and not r["absent"]),
         }
+        used = [r["model"] for r in scored if r.get("model")]
+        out["answers"].update(   # the language model's part: which model, and how much of what it wrote was shown
+            model=", ".join(sorted({f"{m['name']} ({m['backend']})" for m in used})) or None,
+            model_sentences_read=sum(m["sentences_read"] for m in used),
+            model_sentences_shown=sum(m["sentences_shown"] for m in used),
+            model_answers_with_summary=sum(1 for m in used if m["sentences_shown"]),
+            model_errors=sum(1 for m in used if m.get("error")))
     return out
 
 
@@ -372,6 +379,10 @@ def to_markdown(summary: dict[str, Any]) -> str:
                   f"{_fmt(a['keyword_recall_answered'])}, token F1 {_fmt(a['token_f1_answered'])}.  ",
                   f"Abstained on {a['abstained']} items ({a['abstained_answerable']} answerable); "
                   f"{a['citations_unresolved']} citation(s) pointed at no known passage."]
+        if a.get("model"):
+            lines += [f"Model {a['model']}: {a['model_sentences_shown']} of {a['model_sentences_read']} sentences it "
+                      f"wrote passed the checker and were shown, in {a['model_answers_with_summary']} answers"
+                      + (f"; unreachable for {a['model_errors']}" if a["model_errors"] else "") + "."]
     lat = summary.get("latency") or {}
     if lat:
         lines += ["", "| latency (s) | p50 | p95 |", "|---|---|---|"]
@@ -406,7 +417,7 @@ def evaluate(index, gold: list[dict[str, Any]], mode: str = "hybrid", answers: b
         if answers:
             ans = index.ask(item["question"], k=K_ANSWER, **({"model": model} if model else {}))
             d = ans.to_dict()
-            rec.update(answer=d["answer"], abstained=bool(d["abstained"]), citations=d["citations"])
+            rec.update(answer=d["answer"], abstained=bool(d["abstained"]), citations=d["citations"], model=d.get("model"))
             timings.update({k: d.get("timings", {}).get(k) for k in ANSWER_TIMINGS})
             rec["scores"] = score_answer(ans, item, lookup, doc_ids)
         else:

@@ -22,10 +22,10 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 from tqdm.auto import tqdm
 
-from rag import answer
+from rag import answer, ingest
 from rag.encoders import DEFAULT_MODEL_NAME, Embedder, model_identity, resolve_backend
 from rag.encoders.tuning import TuneReport, exchange_pairs, fine_tune
-from rag.errors import IndexStateError
+from rag.errors import IndexStateError, InputError
 from rag.indexing import updates
 from rag.indexing.ann import make_faiss_index
 from rag.indexing.lexical import TOKENIZER_VERSION, Lexical
@@ -41,6 +41,19 @@ from rag.retrieval import search as _search
 from rag.settings import current
 
 PathLike = Union[str, os.PathLike]
+
+
+def outdated(manifest: dict[str, Any]) -> Optional[str]:
+    """Why an index needs rebuilding in place (written by an older chunker or BM25 tokenizer), or None.
+    It is still searched as it is until the upgrade (`Index.upgrade`, or any ingest) commits."""
+    reasons = []
+    chunker = (manifest.get("chunker") or {}).get("version")
+    if chunker != CHUNKER_VERSION:
+        reasons.append(f"chunker version {chunker!r} (this version of rag uses {CHUNKER_VERSION!r})")
+    lex = (manifest.get("lexical") or {}).get("tokenizer")
+    if lex != TOKENIZER_VERSION:
+        reasons.append(f"BM25 tokenizer {lex!r} (this version uses {TOKENIZER_VERSION!r})")
+    return "; ".join(reasons) or None
 
 
 class Index:
@@ -60,6 +73,7 @@ class Index:
         self._embedder: Optional[Embedder] = None
         self.last_report: Optional[IngestReport] = None
         self._progress: Optional[VectorProgress] = None   # set while phase 2 embeds
+        self.outdated: Optional[str] = None   # why the index needs an upgrade (older chunker or BM25 tokenizer)
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -95,14 +109,7 @@ class Index:
         if self._store_uri and m.get("vector_store") != self._store_uri and m.get("count"):
             raise IndexStateError(f"index {self.path}/ keeps its vectors in {m.get('vector_store') or 'its folder (FAISS)'}, "
                                   f"not {self._store_uri}; use a new --index folder for another store")
-        chunker = (m.get("chunker") or {}).get("version")
-        if chunker != CHUNKER_VERSION:
-            raise IndexStateError(f"index {self.path}/ was built with chunker version {chunker!r}, this version of rag "
-                                  f"uses {CHUNKER_VERSION!r}; delete {self.path}/ and run `rag ingest` again")
-        lex = (m.get("lexical") or {}).get("tokenizer")
-        if lex != TOKENIZER_VERSION:
-            raise IndexStateError(f"index {self.path}/ has a BM25 index of tokenizer {lex!r}, this version uses "
-                                  f"{TOKENIZER_VERSION!r}; delete {self.path}/ and run `rag ingest` again")
+        self.outdated = outdated(m)
 
     def _install(self, loaded: Loaded) -> None:
         m = loaded.manifest
@@ -245,7 +252,7 @@ class Index:
         in `skipped`."""
         paths = updates.as_list(paths)
         report = IngestReport()
-        with self._updating() as files:
+        with self._updating(progress) as files:
             gone, changed = updates.scan(paths, files, report)
             self._apply(gone, changed, report, progress, lexical_only)
         self.last_report = report
@@ -255,7 +262,7 @@ class Index:
         """Remove files (or every file under folders) from the index; the files themselves are untouched."""
         paths = updates.as_list(paths)
         report = IngestReport()
-        with self._updating() as files:
+        with self._updating(progress) as files:
             gone = set()
             for p in paths:
                 hit = {k for k in files if updates.under(k, [updates.file_key(p)])}
@@ -267,15 +274,67 @@ class Index:
         return report
 
     @contextmanager
-    def _updating(self):
-        """The one writer's section (thread lock + the folder's file lock), on the newest generation on disk;
-        yields its files table."""
+    def _updating(self, progress: Optional[bool] = None):
+        """The one writer's section (thread lock + the folder's file lock), on the newest generation on disk,
+        upgraded first when an older version built it; yields its files table."""
         with self._write_lock, self.store.lock():
             if self.store.exists():
                 m = self.store.read_manifest()
                 if m.get("generation") != self._view.manifest.get("generation"):
                     self._install(self.store.load(m))
+            if self.outdated:
+                self._upgrade(progress)
             yield self._view.manifest["files"]
+
+    def upgrade(self, progress: Optional[bool] = None) -> IngestReport:
+        """Rebuild an index written by an older chunker or BM25 tokenizer in place (any write does it first)."""
+        report = IngestReport()
+        with self._updating(progress):
+            pass
+        self._finish_report(report)
+        return report
+
+    def _upgrade(self, progress: Optional[bool]) -> None:
+        """Re-read every indexed file with this version's chunker, reuse each vector whose embedding text is
+        unchanged, embed the others, and commit one generation: the old one answers until then. A file that
+        can no longer be read keeps its old chunks (nothing indexed is lost)."""
+        view = self._view
+        show = sys.stderr.isatty() if progress is None else progress
+        if show:
+            print(f"rag: upgrading {self.path}/ in place: {self.outdated}", file=sys.stderr, flush=True)
+        old_files = view.manifest["files"]
+        changed = []
+        for key, entry in old_files.items():
+            try:
+                changed.append((key, entry["path"], ingest.fingerprint(entry["path"])))
+            except (InputError, OSError):
+                pass   # kept as indexed
+        scratch = IngestReport()
+        files, entries = updates.read_changes(old_files, set(), changed, scratch, self._chunker().chunk, show)
+        files.update({k: e for k, e, _ in entries})
+        keep_ids = {cid for k, v in files.items() if k not in {k for k, _, _ in entries} for cid in v["chunk_ids"]}
+        chunks = [c for c in view.chunks if c.chunk_id in keep_ids] + [c for _, _, cs in entries for c in cs]
+        reuse = self._reusable()
+        keys = [content_key(c) for c in chunks]
+        todo = list(dict.fromkeys(k for k in keys if k not in reuse))
+        texts = dict(zip(keys, chunks))
+        fresh: dict[str, np.ndarray] = {}
+        cfg = current().index
+        bar = self._bar(len(todo), progress, desc="upgrading")
+        try:
+            for i in range(0, len(todo), cfg.embed_batch):
+                batch = todo[i:i + cfg.embed_batch]
+                fresh.update(zip(batch, self._loaded_embedder().encode(
+                    [self._chunker().embedding_text(texts[k]) for k in batch])))
+                bar.update(len(batch))
+        finally:
+            bar.close()
+        vectors = (np.vstack([fresh[k] if k in fresh else reuse[k][0][reuse[k][1]] for k in keys]).astype(np.float32)
+                   if keys else np.zeros((0, self.vectors.shape[1] if len(self.vectors) else 1), np.float32))
+        self._commit(files, chunks, vectors, incremental=True)
+        if show:
+            print(f"rag: upgraded: {len(chunks)} chunks, {len(todo)} embedded, {len(chunks) - len(todo)} reused",
+                  file=sys.stderr, flush=True)
 
     def _apply(self, gone: set[str], changed: list[updates.Change], report: IngestReport,
                progress: Optional[bool], lexical_only: bool = False) -> None:
@@ -444,7 +503,9 @@ class Index:
                 new_model: bool = False) -> None:
         """Write a generation (the last one's FAISS graph grown, when it only appends) and switch to it.
         `vectors` are those of the first len(vectors) chunks."""
-        manifest = dict(self._view.manifest, files=dict(files))
+        # every generation written by this version holds its chunker's chunks and its tokenizer's BM25
+        manifest = dict(self._view.manifest, files=dict(files), chunker={"version": CHUNKER_VERSION},
+                        lexical={"tokenizer": TOKENIZER_VERSION})
         if (incremental or new_model) and len(vectors):
             manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1]),
                                      "backend": self._embedder.backend}
