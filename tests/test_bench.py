@@ -20,6 +20,9 @@ def test_bench_prints_the_figures_and_keeps_the_ingested_index(tmp_path):
     text = out.stdout
     assert re.search(r"ratio \d+\.\d+x", text)                                  # embedding: ours vs baseline
     assert re.search(r"ingest of 5 files \(onnx-int8\): 5 documents, \d+ chunks", text)
+    # both phases, each with its own time and peak memory
+    assert re.search(r"Phase 1 \(words, BM25\): \d+ s, peak RSS \d+ MB -> first search possible after \d+ s", text)
+    assert re.search(r"Phase 2 \(vectors, [\d,]+ embedded\): \d+ s, peak RSS \d+ MB", text)
     assert re.search(r"hybrid search p50 [\d.]+ ms, p95 [\d.]+ ms", text)       # on the kept index
     recall = [float(x) for x in re.findall(r"recall@10 (?:vs exact|of the index's FAISS search vs exact[^:]*:) ([\d.]+)", text)]
     assert recall and all(r == 1.0 for r in recall)                             # exact search below 50k rows

@@ -17,8 +17,9 @@ Parts (each can be skipped, so a run fits in minutes on 2 cores):
     recall@10 of the fast index against exact search at that size.
  3. quality: passage hit@5 / document hit@5 on the CC0 gold set (gold files + distractors), torch vs
     our backend, dense and hybrid.
- 4. ingest: `rag ingest` of the corpus (or --ingest-limit files) into a temporary folder, in a child
-    process: documents/s, chunks/s, wall, peak RSS.
+ 4. ingest: `rag ingest` of the corpus (or --ingest-limit files) into a temporary folder, in child
+    processes, phase by phase: words + BM25 (`--lexical-only`: when the first search is possible), then
+    the vectors; wall and peak RSS of each, documents/s, chunks/s.
  5. answers: in a child process serving an index: model load (cold = empty converted-model cache,
     cached), time to first token, tokens/s, total over 10 questions, RSS with the models loaded.
  6. --synthetic N: HNSW over N synthetic 384-dim vectors: build time, memory, p95, recall@10 on 200
@@ -35,7 +36,6 @@ import inspect
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -309,31 +309,49 @@ def bench_quality(corpus: Path, backend: str, distractors: int) -> Optional[dict
 
 
 # ----------------------------------------------------------------------------- 4. ingest
-def bench_ingest(files: list[Path], backend: str, dest: Optional[str] = None) -> dict:
-    with tempfile.TemporaryDirectory(prefix="rag-bench-ingest-") as tmp:
-        cmd = [sys.executable, "-m", "rag.cli", "ingest", *map(str, files), "--index", dest or str(Path(tmp) / "index"),
-               "--json"]
-        env = child_environment(RAG_EMBED_BACKEND=backend)
+def _measured(cmd: list[str], env: dict) -> tuple[int, str, str, float, float]:
+    """Run `cmd`; (exit code, stdout, stderr, wall seconds, that process's own peak RSS in MB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read().decode(), err.read().decode(errors="replace"), wall, usage.ru_maxrss / 1024
+
+
+def bench_ingest(files: list[Path], backend: str, dest: Optional[str] = None) -> dict:
+    """The two phases of `rag ingest` in child processes: words (`--lexical-only`: the first search is possible
+    when it ends), then vectors (a second `rag ingest` finishing the job); wall time and peak RSS of each."""
+    with tempfile.TemporaryDirectory(prefix="rag-bench-ingest-") as tmp:
+        base = [sys.executable, "-m", "rag.cli", "ingest", *map(str, files), "--index", dest or str(Path(tmp) / "index"),
+                "--json"]
+        env = child_environment(RAG_EMBED_BACKEND=backend)
+        code1, out1, err1, wall1, peak1 = _measured(base + ["--lexical-only"], env)
+        code2, out2, err2, wall2, peak2 = _measured(base, env) if code1 in (0, 1) else (code1, "", "", 0.0, 0.0)
         try:
-            rep = json.loads(p.stdout)
+            rep, rep2 = json.loads(out1), json.loads(out2)
         except json.JSONDecodeError:
-            rep = {}
-        if not rep:   # exit 1 with a report only means some files were skipped (listed on stderr)
-            print(f"ingest failed ({p.returncode}): {p.stderr[-2000:]}")
+            rep = rep2 = {}
+        if not rep or not rep2:   # exit 1 with a report only means some files were skipped (listed on stderr)
+            print(f"ingest failed ({code1}, {code2}): {(err2 or err1)[-2000:]}")
             return {}
         if rep.get("skipped"):
             first = rep["skipped"][0]
             print(f"ingest skipped {len(rep['skipped'])} file(s), e.g. {first.get('path')}: {first.get('reason')}")
         docs = rep.get("documents_total") or len(files)
-        chunks = rep.get("chunks_total") or rep.get("chunks_embedded") or 0
-        r = {"files": len(files), "documents": docs, "chunks": chunks, "wall_s": wall,
-             "docs_s": docs / wall, "chunks_s": chunks / wall, "peak_rss_mb": peak}
-        print(f"ingest of {len(files)} files ({backend}): {docs} documents, {chunks:,} chunks in {wall:.0f} s -> "
-              f"{r['docs_s']:.2f} documents/s, {r['chunks_s']:.1f} chunks/s, peak RSS {peak:.0f} MB")
+        chunks = rep.get("chunks_total") or 0
+        wall = wall1 + wall2
+        r = {"files": len(files), "documents": docs, "chunks": chunks, "wall_s": wall, "first_search_s": wall1,
+             "vectors_s": wall2, "embedded": rep2.get("chunks_embedded", 0), "docs_s": docs / wall,
+             "chunks_s": chunks / wall, "peak_rss_mb": max(peak1, peak2), "phase1_peak_rss_mb": peak1,
+             "phase2_peak_rss_mb": peak2}
+        print(f"ingest of {len(files)} files ({backend}): {docs} documents, {chunks:,} chunks. Phase 1 (words, BM25): "
+              f"{wall1:.0f} s, peak RSS {peak1:.0f} MB -> first search possible after {wall1:.0f} s. Phase 2 (vectors, "
+              f"{r['embedded']:,} embedded): {wall2:.0f} s, peak RSS {peak2:.0f} MB. All vectors after {wall:.0f} s "
+              f"({r['chunks_s']:.1f} chunks/s overall)")
         return r
 
 

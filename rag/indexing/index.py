@@ -422,7 +422,11 @@ class Index:
         if self._progress is None or self._progress.total != n:
             self._progress = VectorProgress(done, n, started=time.monotonic(), start_done=done)
         bar = self._bar(n, progress, initial=done, desc="vectors")
-        matrix = np.asarray(self.vectors, dtype=np.float32) if done else None
+        # one matrix for every row, filled in place: each checkpoint commits a prefix view of it (no copies)
+        dim = (self.vectors.shape[1] if done else embedder.dim if embedder is not None
+               else next(iter(reuse.values()))[0].shape[1])
+        matrix = np.empty((n, dim), dtype=np.float32)
+        matrix[:done] = self.vectors
         steps = 0
         try:
             while done < n and (checkpoints is None or steps < checkpoints):
@@ -443,10 +447,10 @@ class Index:
                     batch = todo[i:i + cfg.embed_batch]
                     fresh.update(zip(batch, embedder.encode([self._chunker().embedding_text(texts[k]) for k in batch])))
                     bar.update(sum(1 for k in keys if k in set(batch)))
-                new = np.vstack([fresh[k] if k in fresh else reuse[k][0][reuse[k][1]] for k in keys]).astype(np.float32)
+                for j, k in enumerate(keys):
+                    matrix[done + j] = fresh[k] if k in fresh else reuse[k][0][reuse[k][1]]
                 bar.update(sum(1 for k in keys if k not in fresh))
-                matrix = new if matrix is None else np.vstack([matrix, new])
-                self._commit_vectors(matrix)
+                self._commit_vectors(matrix[:done + len(keys)])
                 report.chunks_embedded += len(todo)
                 for j, k in enumerate(keys):
                     reuse.setdefault(k, (matrix, done + j))
