@@ -123,3 +123,19 @@ def test_an_upload_while_embedding_is_added_lexically_and_embedded_by_the_thread
         time.sleep(0.2)
     assert index.vector_progress.complete and bg.error is None
     assert index.search("northern cod fishery", k=1)[0].dense
+
+
+def test_serve_first_start_serves_before_the_vectors_and_embeds_them_behind(tmp_path, capsys):
+    from ui.app import open_or_build, warm_up
+    from ui.background import BackgroundVectors
+    index, status = open_or_build(tmp_path / "index", SAMPLE)     # `rag serve --corpus` on a new folder
+    assert "Indexed from" in status and index.view.embedded == 0 and len(index) > 200
+    assert index.search("end-of-war declaration", k=1)[0].dense is False    # searchable already
+    bg = BackgroundVectors(index)
+    warm_up(index, None, bg)                                         # what `rag serve` runs beside the app
+    assert "embedding in the background: vectors: 0% of" in capsys.readouterr().err
+    deadline = time.monotonic() + 600
+    while bg.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert index.vector_progress.complete and bg.error is None
+    assert Index.open(tmp_path / "index").view.embedded == len(index)   # committed on disk
