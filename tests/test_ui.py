@@ -275,7 +275,8 @@ def test_first_start_builds_the_index_then_later_starts_load_it(tmp_path, sample
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "README.md").write_text("an index folder holding only a README counts as empty\n")
     index, status = open_or_build(tmp_path / "index", corpus)
-    assert status.startswith(f"Built from {corpus} on first start") and len(index) > 0
+    assert status.startswith(f"Indexed from {corpus} on first start") and len(index) > 0
+    assert index.view.embedded == 0   # serving after phase 1; `rag serve` embeds the vectors in the background
     again, status = open_or_build(tmp_path / "index", tmp_path / "nowhere")
     assert status.startswith("Loaded from") and len(again) == len(index)
     with pytest.raises(RagError, match="does not exist"):
