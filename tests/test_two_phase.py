@@ -139,3 +139,13 @@ def test_serve_first_start_serves_before_the_vectors_and_embeds_them_behind(tmp_
         time.sleep(0.2)
     assert index.vector_progress.complete and bg.error is None
     assert Index.open(tmp_path / "index").view.embedded == len(index)   # committed on disk
+
+
+def test_the_sources_panel_says_when_a_passage_was_found_by_its_words_alone(lexical_dir):
+    from ui import render
+    index = Index.open(lexical_dir)
+    ans = index.ask(QUESTION)
+    panel = render.render_answer_sources(ans)
+    assert "found by its words (vectors pending)" in panel
+    assert "vectors pending" not in render.render_answer_sources(
+        type(ans).from_dict({**ans.to_dict(), "passages": [{**p.to_dict(), "dense": True} for p in ans.passages]}))

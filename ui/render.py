@@ -116,12 +116,14 @@ def _clip(text: str, n: int) -> str:
 
 
 def _meta(title: str, url: Optional[str], date: Optional[str], publisher: Optional[str] = None,
-          kind: Optional[str] = None) -> str:
+          kind: Optional[str] = None, dense: bool = True) -> str:
     link = safe_url(url)
     t = esc(title or "Untitled briefing")
     title_html = (f'<a class="src-title" href="{esc(link)}" target="_blank" rel="noopener noreferrer">{t}</a>'
                   if link else f'<span class="src-title">{t}</span>')
-    bits = [esc(x) for x in (date or "date not given", publisher, kind) if x]
+    # a passage found by its words alone while the archive's vectors are still being embedded (Hit.dense)
+    bits = [esc(x) for x in (date or "date not given", publisher, kind,
+                             None if dense else "found by its words (vectors pending)") if x]
     return f'{title_html}<div class="src-meta">{" · ".join(bits)}</div>'
 
 
@@ -146,17 +148,18 @@ def _question(hit: Optional[Hit]) -> str:
 
 def citation_card(c: Citation, hit: Optional[Hit]) -> str:
     body = highlight(hit.text, c.quote) if hit is not None else f"<mark>{esc(c.quote)}</mark>"
+    meta = _meta(c.title, c.source_url, c.date, hit.publisher if hit else None, hit.kind if hit else None,
+                 hit.dense if hit else True)
     return (f'<div class="src-card" id="src-{int(c.n)}" data-chunk="{esc(c.chunk_id)}">'
             f'<div class="src-n">[{int(c.n)}]</div><div class="src-body">'
-            f'{_speaker(c.speaker, hit.role if hit else None)}'
-            f'{_meta(c.title, c.source_url, c.date, hit.publisher if hit else None, hit.kind if hit else None)}'
+            f'{_speaker(c.speaker, hit.role if hit else None)}{meta}'
             f'{_question(hit)}<div class="src-quote">{body}</div></div></div>')
 
 
 def hit_card(h: Hit, label: str) -> str:
     return (f'<div class="src-card" data-chunk="{esc(h.chunk_id)}"><div class="src-n">{esc(label)}</div>'
             f'<div class="src-body">'
-            f'{_speaker(h.speaker, h.role)}{_meta(h.title, h.source_url, h.date, h.publisher, h.kind)}'
+            f'{_speaker(h.speaker, h.role)}{_meta(h.title, h.source_url, h.date, h.publisher, h.kind, h.dense)}'
             f'{_question(h)}<div class="src-quote">{esc(_clip(h.text, 2 * CONTEXT_CHARS))}</div>'
             f'</div></div>')
 

@@ -75,7 +75,7 @@ class VectorProgress:
         pct = int(100 * self.done / max(1, self.total))
         left = self.seconds_left()
         eta = "" if left is None else f", about {max(1, round(left / 60))} min left"
-        state = "embedding" if self.started is not None else "waiting (BM25 only until then)"
+        state = "embedding" if self.started is not None else "not started: passages are found by their words"
         return f"vectors: {pct}% of {self.total:,} passages{eta} ({state})"
 
 
