@@ -126,7 +126,8 @@ class Index:
             if self._milvus is None or str(self._milvus.spec_text) != m["vector_store"]:
                 self._milvus = MilvusVectors(m["vector_store"])
             dense = MilvusRanking(self._milvus, loaded.chunks, columns, loaded.vectors)
-        self._view = IndexView(m, loaded.chunks, columns, loaded.lexical, dense, self._embedder)
+        self._view = IndexView(m, loaded.chunks, columns, loaded.lexical, dense, self._embedder,
+                               cache=self._view.cache if same_chunks else {})
 
     def _install_empty(self) -> None:
         self._embedder = Embedder(self._model_spec, backend=self._backend_spec)
@@ -316,21 +317,15 @@ class Index:
         chunks = [c for c in view.chunks if c.chunk_id in keep_ids] + [c for _, _, cs in entries for c in cs]
         reuse = self._reusable()
         keys = [content_key(c) for c in chunks]
-        todo = list(dict.fromkeys(k for k in keys if k not in reuse))
         texts = dict(zip(keys, chunks))
-        fresh: dict[str, np.ndarray] = {}
-        cfg = current().index
+        todo = [k for k in texts if k not in reuse]
         bar = self._bar(len(todo), progress, desc="upgrading")
         try:
-            for i in range(0, len(todo), cfg.embed_batch):
-                batch = todo[i:i + cfg.embed_batch]
-                fresh.update(zip(batch, self._loaded_embedder().encode(
-                    [self._chunker().embedding_text(texts[k]) for k in batch])))
-                bar.update(len(batch))
+            if todo:
+                reuse.update(zip(todo, self._encode(self._loaded_embedder(), [texts[k] for k in todo], bar)))
         finally:
             bar.close()
-        vectors = (np.vstack([fresh[k] if k in fresh else reuse[k][0][reuse[k][1]] for k in keys]).astype(np.float32)
-                   if keys else np.zeros((0, self.vectors.shape[1] if len(self.vectors) else 1), np.float32))
+        vectors = np.vstack([reuse[k] for k in keys]).astype(np.float32) if keys else self._no_vectors()
         self._commit(files, chunks, vectors, incremental=True)
         if show:
             print(f"rag: upgraded: {len(chunks)} chunks, {len(todo)} embedded, {len(chunks) - len(todo)} reused",
@@ -360,22 +355,39 @@ class Index:
             self._embed_pending(progress, report, reuse=reuse)                            # phase 2
         self._finish_report(report)
 
-    def _reusable(self) -> dict[str, tuple[np.ndarray, int]]:
-        """Vectors this index already has, by chunk content: content key -> (matrix, row)."""
-        view, matrix = self._view, self.vectors
-        return {content_key(c): (matrix, i) for i, c in enumerate(view.chunks[:view.embedded])}
+    def _content_keys(self) -> list[str]:
+        """`content_key` of every row of the current view (derived once; a vectors-only generation keeps it)."""
+        cache = self._view.cache
+        if "content_keys" not in cache:
+            cache["content_keys"] = [content_key(c) for c in self._view.chunks]
+        return cache["content_keys"]
 
-    def _prefix(self, chunks: list[Chunk], reuse: dict[str, tuple[np.ndarray, int]]) -> np.ndarray:
+    def _reusable(self) -> dict[str, np.ndarray]:
+        """Vectors this index already has, by chunk content: content key -> its vector row."""
+        matrix = np.asarray(self.vectors)   # plain row views of the memory map, no copies
+        return {k: matrix[i] for i, k in enumerate(self._content_keys()[:self._view.embedded])}
+
+    def _no_vectors(self) -> np.ndarray:
+        return np.zeros((0, self.vectors.shape[1] if len(self.vectors) else 1), np.float32)
+
+    def _prefix(self, chunks: list[Chunk], reuse: dict[str, np.ndarray]) -> np.ndarray:
         """Vectors of the longest run of first rows whose content already has one (nothing is embedded here)."""
         rows = []
         for c in chunks:
-            src = reuse.get(content_key(c))
-            if src is None:
+            vector = reuse.get(content_key(c))
+            if vector is None:
                 break
-            rows.append(src[0][src[1]])
-        if rows:
-            return np.vstack(rows).astype(np.float32)
-        return np.zeros((0, self.vectors.shape[1] if len(self.vectors) else 1), np.float32)
+            rows.append(vector)
+        return np.vstack(rows).astype(np.float32) if rows else self._no_vectors()
+
+    def _encode(self, encoder, chunks: list[Chunk], bar) -> np.ndarray:
+        """The embedding texts of `chunks` encoded in settings.index.embed_batch calls, the bar advanced after each."""
+        size = current().index.embed_batch
+        parts = []
+        for i in range(0, len(chunks), size):
+            parts.append(encoder.encode([self._chunker().embedding_text(c) for c in chunks[i:i + size]]))
+            bar.update(len(parts[-1]))
+        return np.vstack(parts) if parts else np.zeros((0, 1), np.float32)
 
     def embed_pending(self, progress: Optional[bool] = None, step_by_step: bool = False) -> int:
         """Phase 2 on its own: embed the chunks that have no vector yet (an ingest stopped early, or
@@ -406,7 +418,7 @@ class Index:
         return p
 
     def _embed_pending(self, progress: Optional[bool], report: IngestReport, checkpoints: Optional[int] = None,
-                       reuse: Optional[dict[str, tuple[np.ndarray, int]]] = None) -> bool:
+                       reuse: Optional[dict[str, np.ndarray]] = None) -> bool:
         """Embed rows without vectors in order, a generation per checkpoint (at most `checkpoints` of them),
         reusing by content the vectors of this generation and of `reuse` (the one before phase 1);
         True when rows without vectors remain."""
@@ -418,13 +430,14 @@ class Index:
             return False
         cfg = current().index
         reuse = {**(reuse or {}), **self._reusable()}
-        embedder = self._loaded_embedder() if any(content_key(c) not in reuse for c in view.chunks[done:]) else None
+        all_keys = self._content_keys()
+        embedder = self._loaded_embedder() if any(k not in reuse for k in all_keys[done:]) else None
         if self._progress is None or self._progress.total != n:
             self._progress = VectorProgress(done, n, started=time.monotonic(), start_done=done)
         bar = self._bar(n, progress, initial=done, desc="vectors")
         # one matrix for every row, filled in place: each checkpoint commits a prefix view of it (no copies)
         dim = (self.vectors.shape[1] if done else embedder.dim if embedder is not None
-               else next(iter(reuse.values()))[0].shape[1])
+               else len(next(iter(reuse.values()))))
         matrix = np.empty((n, dim), dtype=np.float32)
         matrix[:done] = self.vectors
         steps = 0
@@ -432,28 +445,23 @@ class Index:
             while done < n and (checkpoints is None or steps < checkpoints):
                 # the next rows up to `checkpoint_chunks` texts to embed (rows whose vector is reused cost nothing,
                 # so a change in the middle of a big index is not re-committed in thousands of small steps)
-                keys, todo, texts = [], {}, {}
-                for c in view.chunks[done:]:
-                    k = content_key(c)
+                keys, todo = [], {}
+                for row in range(done, n):
+                    k = all_keys[row]
                     if k not in reuse and k not in todo:
                         if len(todo) >= cfg.checkpoint_chunks:
                             break
-                        todo[k] = None
+                        todo[k] = view.chunks[row]
                     keys.append(k)
-                    texts[k] = c
-                todo = list(todo)
-                fresh: dict[str, np.ndarray] = {}
-                for i in range(0, len(todo), cfg.embed_batch):
-                    batch = todo[i:i + cfg.embed_batch]
-                    fresh.update(zip(batch, embedder.encode([self._chunker().embedding_text(texts[k]) for k in batch])))
-                    bar.update(sum(1 for k in keys if k in set(batch)))
+                if todo:   # the bar counts texts as they are embedded, then the rows that reuse a vector
+                    reuse.update(zip(todo, self._encode(embedder, list(todo.values()), bar)))
+                bar.update(len(keys) - len(todo))
                 for j, k in enumerate(keys):
-                    matrix[done + j] = fresh[k] if k in fresh else reuse[k][0][reuse[k][1]]
-                bar.update(sum(1 for k in keys if k not in fresh))
+                    matrix[done + j] = reuse[k]
+                    if k in todo:
+                        reuse[k] = matrix[done + j]   # the row in the matrix, so the encoded block can go
                 self._commit_vectors(matrix[:done + len(keys)])
                 report.chunks_embedded += len(todo)
-                for j, k in enumerate(keys):
-                    reuse.setdefault(k, (matrix, done + j))
                 done += len(keys)
                 steps += 1
                 self._progress.done = done
@@ -486,15 +494,11 @@ class Index:
             report = fine_tune(self._embedder.source, exchange_pairs(view.chunks), folder,
                                epochs=current().tune.epochs if epochs is None else epochs, progress=show)
             tuned, old = Embedder(str(folder), backend=self._embedder.backend), self._embedder
-            texts = [self._chunker().embedding_text(c) for c in view.chunks]
-            bar = self._bar(len(texts), show)
-            parts = []
+            bar = self._bar(len(view.chunks), show)
             try:
-                for i in range(0, len(texts), current().index.embed_batch):
-                    parts.append(tuned.encode(texts[i:i + current().index.embed_batch]))
-                    bar.update(len(parts[-1]))
+                vectors = self._encode(tuned, list(view.chunks), bar)
                 self._embedder, self._model_spec = tuned, None
-                self._commit(view.manifest["files"], list(view.chunks), np.vstack(parts), incremental=False,
+                self._commit(view.manifest["files"], list(view.chunks), vectors, incremental=False,
                              new_model=True)
             except BaseException:
                 self._embedder = old   # the previous generation, and its model, stay in force

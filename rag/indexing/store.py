@@ -181,11 +181,6 @@ class Store:
                 raise IndexStateError(f"index file {path} is corrupt or truncated (checksum mismatch); "
                                       f"delete {self.folder}/ and run `rag ingest` again")
 
-    @staticmethod
-    def embedded(m: dict[str, Any]) -> int:
-        """Rows that have vectors: the first `embedded` (an index written before two-phase ingest: all)."""
-        return int(m.get("embedded", m.get("count", 0)))
-
     def _load(self, m: dict[str, Any]) -> Loaded:
         import faiss
         self._verify(m)
@@ -204,7 +199,7 @@ class Store:
         vectors = np.load(self.folder / data["vectors"], mmap_mode="r", allow_pickle=False)
         faiss_index = faiss.read_index(str(self.folder / data["faiss"]))
         lexical = Lexical.load(self.folder / data["bm25"], n)
-        e = self.embedded(m)
+        e = int(m.get("embedded", n))   # rows with vectors: the first e (before two-phase ingest: all)
         if not (len(chunks) == n and vectors.shape[0] == faiss_index.ntotal == e <= n):
             raise IndexStateError(f"index {self.folder}/ is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
                                   f"{faiss_index.ntotal} in FAISS, manifest says {n} chunks, {e} embedded); "
