@@ -107,15 +107,17 @@ def test_turns_per_speaker(parsed, path):
 
 def test_document_metadata(parsed):
     t0, t1, t2, t3, t4 = (parsed[p.resolve()] for p in (F000, F001, F002, F003, F004))
-    # 000-003 have no metadata of their own: the folder manifest gives title/publisher/kind; never a date or URL
-    for t in (t0, t1, t2, t3):
-        assert t.date is None and t.source_url is None
+    # 000-003 have no metadata of their own: the folder manifest gives title/publisher/kind, and the date and
+    # address the public record establishes (data/PROVENANCE.md)
+    assert [t.date for t in (t0, t1, t2, t3)] == ["2021-09-22", "2021-12-03", "2021-06-16", "2022-03-14"]
+    assert t1.source_url.startswith("https://www.state.gov/secretary-antony-j-blinken-with-alessandra-galloni")
+    assert t3.source_url.startswith("https://www.whitehouse.gov/briefing-room/press-briefings/2022/03/14/")
     assert [t.publisher for t in (t0, t1, t2, t3, t4)] == ["State Department"] * 3 + ["White House"] * 2
     assert [t.kind for t in (t0, t1, t2, t3, t4)] == ["background call", "interview", "background call",
                                                        "background call", "background call"]
     assert t1.title == "Secretary Blinken Interview at Reuters NEXT"
     assert (t3.place, t3.time) == ("Via Teleconference", "2:59 P.M. EDT")
-    assert (t0.place, t0.time) == (None, None)
+    assert (t0.place, t0.time) == ("New York", None)
     assert t4.title == "Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea"
     assert t4.date == "2021-03-23" and (t4.place, t4.time) == ("Via Teleconference", "5:33 P.M. EDT")
     assert t4.source_url.startswith("https://www.whitehouse.gov/briefing-room/press-briefings/2021/03/23/")
