@@ -5,10 +5,11 @@ Takes nothing on import (the index stack loads when `Index` is first used); give
     index = Index.build(["data/briefings"], path="index/")
     hits = index.search("what did officials say about North Korea?")
     answer = index.ask("what did officials say about North Korea?")
+    survey = index.survey("North Korea", speaker="Blinken")   # every briefing, dated and attributed
 """
-from rag.records import Answer, Chunk, Citation, Hit, Transcript, Turn
+from rag.records import Answer, Chunk, Citation, Hit, Statement, Survey, Transcript, Turn
 
-__all__ = ["Index", "Answer", "Chunk", "Citation", "Hit", "Transcript", "Turn"]
+__all__ = ["Index", "Answer", "Chunk", "Citation", "Hit", "Statement", "Survey", "Transcript", "Turn"]
 
 
 def __getattr__(name):  # import the heavy parts (torch, faiss) only when asked for

@@ -1,7 +1,8 @@
 """Typed records passed between the pipeline's stages.
-Takes nothing; gives Transcript, Turn, Chunk, Hit, Citation, ModelUse and Answer (JSON round-trip: to_dict / from_dict).
+Takes nothing; gives Transcript, Turn, Chunk, Hit, Citation, ModelUse, Answer and Survey (JSON: to_dict / from_dict).
 
 files -> Transcript (metadata + Turns) -> Chunk -> (index) -> Hit -> Answer (Citations)
+                                                          -> Survey (Statements, Periods, Threads)
 
 Every record is a plain dataclass that round-trips through JSON (`to_dict` /
 `from_dict`), so the on-disk chunk store and the CLI's `--json` output use the
@@ -152,3 +153,80 @@ class Answer(_Record):
         if isinstance(a.model, dict):
             a.model = ModelUse.from_dict(a.model)
         return a
+
+
+@dataclass
+class Statement(_Record):
+    """One briefing where an official addresses a survey's topic: its best verbatim quote and who said it.
+    `n` is its citation number ([n] in the survey's text), in date order."""
+    n: int
+    chunk_id: str               # the passage the quote is from
+    doc_id: str
+    path: str
+    title: str
+    date: Optional[str]
+    source_url: Optional[str]
+    publisher: Optional[str]
+    kind: str
+    speaker: Optional[str]      # who said the quote (turn label as printed)
+    role: str
+    quote: str                  # verbatim words of `speaker`, from one passage
+    question: Optional[str] = None   # the reporter's question the quote answers, if any (never the speaker's words)
+    score: float = 0.0          # relevance of the best passage (rag.survey.find)
+    passages: int = 1           # passages of this briefing that address the topic
+    speakers: list[str] = field(default_factory=list)   # every official of this briefing who addressed it
+    thread: int = -1            # index into Survey.threads, -1 when in none
+
+    def citation(self) -> Citation:
+        return Citation(self.n, self.chunk_id, self.path, self.title, self.date, self.source_url, self.speaker,
+                        self.quote)
+
+
+@dataclass
+class Period(_Record):
+    """A month or quarter of a survey's timeline and the statements (their `n`) made in it."""
+    label: str                  # "2023-02" (month), "2023 Q1" (quarter), or "date not given"
+    start: Optional[str]        # first day, ISO; None for undated statements
+    end: Optional[str]
+    statements: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Thread(_Record):
+    """A sub-topic of a survey: statements whose quotes share words, labelled with words from those quotes."""
+    label: str
+    statements: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SpeakerCount(_Record):
+    speaker: str                # the label the speaker is most often printed with
+    briefings: int              # briefings where this speaker addressed the topic
+
+
+@dataclass
+class Survey(_Record):
+    """What officials said about a topic across the archive: overview, timeline, threads, who said it most."""
+    topic: str
+    overview: str               # one paragraph; each fact is from the statements, each quote cited [n]
+    abstained: bool             # True when no briefing addresses the topic (then `overview` says so)
+    statements: list[Statement] = field(default_factory=list)   # date order; statements[i].n == i + 1
+    timeline: list[Period] = field(default_factory=list)
+    threads: list[Thread] = field(default_factory=list)
+    speakers: list[SpeakerCount] = field(default_factory=list)  # most briefings first
+    granularity: str = "month"  # of the timeline: "month" or "quarter"
+    filters: dict[str, Any] = field(default_factory=dict)       # as asked: speaker, publisher, kind, date_from, date_to
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def citations(self) -> list[Citation]:
+        return [s.citation() for s in self.statements]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Survey":
+        s = super().from_dict(d)
+        s.statements = [Statement.from_dict(x) if isinstance(x, dict) else x for x in s.statements]
+        s.timeline = [Period.from_dict(x) if isinstance(x, dict) else x for x in s.timeline]
+        s.threads = [Thread.from_dict(x) if isinstance(x, dict) else x for x in s.threads]
+        s.speakers = [SpeakerCount.from_dict(x) if isinstance(x, dict) else x for x in s.speakers]
+        return s

@@ -1,5 +1,5 @@
 """One typed, frozen settings object: every tuned constant and every environment variable.
-Takes the process environment (read once, on first use); gives `Settings` with five sections.
+Takes the process environment (read once, on first use); gives `Settings` with six sections.
 
     from rag.settings import current
     current().retrieval.bm25_weight       # 0.5
@@ -37,7 +37,7 @@ from typing import Mapping, Optional
 
 from rag.errors import RagError
 
-__all__ = ["Settings", "RetrievalSettings", "AnswerSettings", "IndexSettings", "TuneSettings", "RuntimeSettings", "current", "use",
+__all__ = ["Settings", "RetrievalSettings", "AnswerSettings", "SurveySettings", "IndexSettings", "TuneSettings", "RuntimeSettings", "current", "use",
            "from_env", "offline_environment", "child_environment", "replace"]
 
 
@@ -108,6 +108,33 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class SurveySettings:
+    # A passage addresses the topic when relevance = cosine(topic, passage) + topic_weight x coverage >= floor, where
+    # coverage is the share of the topic's weight (idf ** rarity_power) in the official's own words, named outside a
+    # series of names, or question_weight x that share in the question answered (rag.survey.find). Chosen on the
+    # four tuning topics of eval/topics_cc0.jsonl over the whole corpus (`python eval/survey_eval.py --index DIR
+    # --split tuning --grid`): macro F1 0.793 (recall 0.770, precision 0.816) on a plateau from floor 0.80 to
+    # 0.875 at this weight; the middle is taken. The twelve held-out topics were not looked at.
+    floor: float = 0.84
+    topic_weight: float = 1.2
+    question_weight: float = 1.0
+    # "Uvalde" outweighs "shooting" in "Uvalde shooting": squared idf beat idf (+0.02 to +0.04 F1, same run)
+    rarity_power: float = 2.0
+    # coverage counts as coverage ** coverage_power, so half of "student loans" could count far less than all of it;
+    # 2 and 3 were no better than 1 on the 20 tuning and seen topics (`--split tuning,seen --grid`: macro F1 within
+    # 0.770-0.775), so it stays 1 (eval/RESULTS.md)
+    coverage_power: float = 1.0
+    # passages ranked by vectors alone joined to those holding a topic word (paraphrases: "the crossing"); not tuned
+    dense_candidates: int = 2000
+    # a timeline longer than this many months is grouped by quarter (readability, not tuned)
+    quarter_after_months: int = 24
+    # threads: statements whose passages are closer than this (cosine distance of TF-IDF vectors, average
+    # linkage) share a thread; at most max_threads threads of at least 2 statements (readability; not tuned)
+    thread_distance: float = 0.85
+    max_threads: int = 6
+
+
+@dataclass(frozen=True)
 class IndexSettings:
     embed_backend: str = "torch"        # for a new index; an existing index keeps its own
     # texts per encode call: the encoders sort each call by length, so bigger calls pad less (`rag bench`)
@@ -154,6 +181,7 @@ class RuntimeSettings:
 class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    survey: SurveySettings = field(default_factory=SurveySettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     tune: TuneSettings = field(default_factory=TuneSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)

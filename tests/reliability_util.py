@@ -95,6 +95,14 @@ def hostile_transcript(path: Path, control: bool = False) -> Path:
     return path
 
 
+def last(gen):
+    """The last value a generator yields (a chat handler's final state)."""
+    out = None
+    for out in gen:
+        pass
+    return out
+
+
 def handler(demo, name: str):
     """The function a Gradio Blocks app runs for an event, found by its name (e.g. "respond", "add_files")."""
     for f in demo.fns.values():

@@ -9,7 +9,8 @@ PACKAGES = ("rag", "ui")
 # optional heavy dependencies a function may import when it needs them (torch and friends are not loaded on
 # the lexical-only path; Milvus, ONNX Runtime, llama.cpp and Gradio only by those who use them)
 HEAVY = {"torch", "transformers", "sentence_transformers", "tokenizers", "onnx", "onnxruntime", "faiss", "pymilvus",
-         "milvus_lite", "gradio", "ui", "llama_cpp"}
+         "milvus_lite", "gradio", "ui", "llama_cpp",
+         "matplotlib", "sklearn"}   # a survey's chart file and threads: ~1 s of imports a search never needs
 LAZY_OK = {"rag/__init__.py"}   # `from rag import Index` without loading the index stack
 ENV_READERS = {"rag/settings.py", "rag/cli/main.py"}
 

@@ -59,6 +59,15 @@ def assert_inert(html_text: str) -> None:
 
 # ---- prompt injection ------------------------------------------------------------------------------------------
 
+def test_a_survey_of_a_hostile_transcript_shows_its_markup_as_text(indexes):
+    _, hostile, _ = indexes
+    survey = hostile.survey("fisheries agreement with Iceland")
+    assert any(s.speaker == "MR. PRICE" and "<script>" in s.quote for s in survey.statements)   # kept as text
+    panel = render.render_survey(survey)
+    assert_inert(panel)
+    bubble = render.survey_markdown(survey)
+    assert "<script" not in bubble and "<img" not in bubble
+
 def test_hostile_passage_is_stored_verbatim_and_attributed(indexes):
     _, hostile, _ = indexes
     hits = hostile.search("fisheries agreement Iceland cod quotas", k=3)

@@ -2,7 +2,7 @@
 Takes parsed arguments; gives printed results (text or JSON) and an exit code.
 
 Each handler returns the process exit code. Owners: ingest/remove/search (index stage),
-ask (answer stage). Keep each handler short; logic belongs in the library modules.
+ask (answer stage), survey (rag.survey). Keep each handler short; logic belongs in the library modules.
 """
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import textwrap
 
 from rag.answer import Done, Text
 from rag.indexing.index import Index
+from rag.survey.chart import chart_path, save_chart
+from rag.survey.compose import long_date
+from rag.survey.export import to_csv, to_markdown
 
 HIT_FIELDS = ("rank", "score", "chunk_id", "doc_id", "path", "title", "date", "source_url", "publisher",
               "speaker", "role", "text", "question")
@@ -130,3 +133,46 @@ def ask(args: argparse.Namespace) -> int:
     print(f"\n({t.get('total_s', 0):.1f} s; first text after {t.get('first_text_s', t.get('total_s', 0)):.1f} s)",
           file=sys.stderr)
     return 0
+
+
+def survey(args: argparse.Namespace) -> int:
+    """`rag survey TOPIC`: every briefing that addresses the topic, as text, JSON, CSV or Markdown; --plot draws
+    briefings per period."""
+    if args.plot:
+        chart_path(args.plot)   # a wrong suffix fails before any work
+    index = Index.open(args.index)
+    _note_outdated(index)
+    result = index.survey(args.topic, speaker=args.speaker, publisher=args.publisher, kind=args.kind,
+                          date_from=args.since, date_to=args.until)
+    if args.plot and not result.abstained:
+        print(f"rag: chart written to {save_chart(result, args.plot)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+    elif args.csv:
+        sys.stdout.write(to_csv(result))
+    elif args.md:
+        sys.stdout.write(to_markdown(result))
+    else:
+        _print_survey(result)
+    return 0
+
+
+def _print_survey(result) -> None:
+    print(textwrap.fill(result.overview, 100))
+    if result.abstained:
+        return
+    by_n = {s.n: s for s in result.statements}
+    for p in result.timeline:
+        print(f"\n{p.label} ({len(p.statements)})")
+        for n in p.statements:
+            s = by_n[n]
+            print(f"  [{n}] {long_date(s.date) if s.date else 'date not given'} | {s.speaker or 'unattributed'} | {s.title}")
+            print(textwrap.fill(f"“{s.quote}”", 100, initial_indent="      ", subsequent_indent="      ",
+                                max_lines=3, placeholder=" ..."))
+            print(f"      {s.source_url or s.path}")
+    if result.threads:
+        print("\nThreads:")
+        for t in result.threads:
+            print(f"  {t.label}: " + ", ".join(f"[{n}]" for n in t.statements))
+    print("\nWho said it most: " + "; ".join(f"{c.speaker} ({c.briefings})" for c in result.speakers[:8]))
+    print(f"({result.timings.get('total_s', 0):.2f} s)", file=sys.stderr)

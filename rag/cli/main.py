@@ -77,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("survey", help="what officials said about a topic across the archive: dated, attributed")
+    p.add_argument("topic", metavar="TOPIC")
+    p.add_argument("--index", default=DEFAULT_INDEX)
+    _filters(p)
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="the Survey record as JSON")
+    out.add_argument("--csv", action="store_true", help="one row per briefing: date, title, url, speaker, quote ...")
+    out.add_argument("--md", action="store_true", help="Markdown: overview, timeline, threads, who, sources")
+    p.add_argument("--plot", metavar="FILE", default=None, help="also draw briefings per month into FILE (.png or .svg)")
+
     p = sub.add_parser("serve", help="start the chat UI")
     p.add_argument("--index", default=DEFAULT_INDEX)
     p.add_argument("--corpus", default=None, help="transcripts to index on first start (default: the bundled sample)")
@@ -109,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     offline_environment()   # models load from installed packages only; nothing is downloaded
     handlers = {"ingest": commands.ingest, "remove": commands.remove, "search": commands.search, "ask": commands.ask, "tune": commands.tune,
+                "survey": commands.survey,
                 "serve": _serve, "eval": evaluate.run_cli, "bench": bench.run_cli}
     try:
         _use_llm_flags(parser, args)

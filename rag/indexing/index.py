@@ -39,6 +39,7 @@ from rag.records import Chunk, Hit
 from rag.retrieval import Columns, Filters, IndexView
 from rag.retrieval import search as _search
 from rag.settings import current
+from rag.survey import survey as _survey
 
 PathLike = Union[str, os.PathLike]
 
@@ -229,6 +230,15 @@ class Index:
         if mode != "bm25" and len(view.chunks):
             self._loaded_embedder()
         return _search(view, query, k=k, mode=mode, filters=Filters(speaker, publisher, kind, date_from, date_to))
+
+    def survey(self, topic: str, speaker=None, publisher=None, kind=None, date_from=None, date_to=None):
+        """What officials (or `speaker`) said about `topic` across the index: a dated, attributed `Survey`
+        (rag.survey): every briefing that addresses it, with its best quote, a timeline, threads and speaker counts."""
+        filters = Filters(speaker, publisher, kind, date_from, date_to)   # a bad date fails before the model loads
+        view = self._view
+        if len(view.chunks) and view.embedded:
+            self._loaded_embedder()
+        return _survey(view, topic, filters)
 
     def ask(self, question: str, history=None, k: int = 5, **filters):
         """A cited answer (rag.answer.ask); the index is the answer's retriever."""

@@ -32,9 +32,11 @@ def _month_span(year: int, month: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def question_period(question: str) -> Optional[tuple[str, str]]:
-    """(first, last) ISO dates covering every date the question names, widened; None when it names none."""
+def question_period(question: str, widen: bool = True) -> Optional[tuple[str, str]]:
+    """(first, last) ISO dates covering every date the question names, widened (unless `widen` is False: a
+    filter the user asked for, "and in 2023?"); None when it names none."""
     spans: list[tuple[dt.date, dt.date]] = []
+    day_margin, month_margin = (DAY_MARGIN, MONTH_MARGIN) if widen else (dt.timedelta(0), dt.timedelta(0))
     text = question or ""
     for m in _DAY_DATE.finditer(text):
         year, month, day = int(m["year"]), MONTHS[m["month"].lower()], int(m["day"])
@@ -43,17 +45,17 @@ def question_period(question: str) -> Optional[tuple[str, str]]:
         except ValueError:
             continue
         if year in YEARS:
-            spans.append((d - DAY_MARGIN, d + DAY_MARGIN))
+            spans.append((d - day_margin, d + day_margin))
     text = _DAY_DATE.sub(" ", text)
     for m in _MONTH_DATE.finditer(text):
         year = int(m["year"])
         if year in YEARS:
             a, b = _month_span(year, MONTHS[m["month"].lower()])
-            spans.append((a - MONTH_MARGIN, b + MONTH_MARGIN))
+            spans.append((a - month_margin, b + month_margin))
     if not spans:   # a bare year counts only when no month or day is named ("funds for 2022" next to "June 2021")
         for m in _YEAR.finditer(text):
             year = int(m["year"])
-            spans.append((dt.date(year, 1, 1) - MONTH_MARGIN, dt.date(year, 12, 31) + MONTH_MARGIN))
+            spans.append((dt.date(year, 1, 1) - month_margin, dt.date(year, 12, 31) + month_margin))
     if not spans:
         return None
     return min(a for a, _ in spans).isoformat(), max(b for _, b in spans).isoformat()

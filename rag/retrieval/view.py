@@ -20,6 +20,10 @@ class LexicalScorer(Protocol):
 
     def knows(self, word: str) -> bool: ...
 
+    def variants(self, stem: str, max_extra: int = 3) -> list[str]: ...   # indexed stems extending `stem`
+
+    def stem_scores(self, stems) -> np.ndarray: ...     # scores for already-stemmed tokens
+
 
 class VectorStore(Protocol):
     """Dense ranking over the chunk rows (rag.indexing.vectors: FAISS in the folder, or a Milvus collection)."""

@@ -1,0 +1,225 @@
+"""Survey retrieval: every briefing where an official addresses a topic, not the top five passages.
+Takes an index view, a topic and filters; gives one `Found` per briefing (its relevant rows, best one first, and the quote).
+
+Recall first, with one relevance floor. The candidates are every allowed row whose BM25 text holds a topic word,
+joined by the rows closest to the topic by vectors (paraphrases that never name it). Each candidate is scored
+
+    relevance = cosine(topic, passage) + topic_weight x coverage
+
+where coverage is the share of the topic's words (each weighted by its rarity: BM25's idf, squared) found in the
+speaker's own words, or (times question_weight) in the reporter's question the passage answers: "this company"
+answers a question about Evergrande. A word counts in its derived forms ("Haitian" for "Haiti"), and not where it
+is one name in a series of three or more ("Cuba, Haiti, Nicaragua, and Venezuela": named in passing). A row is relevant at relevance >= floor (settings.survey, calibrated on the
+tuning topics). Quotes are always the speaker's own words. A row without a vector yet (an ingest still embedding) is
+relevant only when its own words hold every topic word. Allowed rows: the filters, and officials only unless
+the filter names a speaker or a role. Acknowledgements ("Yeah.") never count.
+
+The quote of a briefing is verbatim from its best row: of the sentences holding most of the topic's weight, the
+one nearest the topic by vectors, with the next sentence when it is short.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+import numpy as np
+
+from rag.indexing.lexical import tokenize
+from rag.lexicon import split_sentences
+from rag.records import OFFICIAL
+from rag.retrieval.filters import Filters, wanted
+from rag.retrieval.view import IndexView
+from rag.settings import SurveySettings, current
+
+DERIVED_LETTERS = 3     # "Haitian" counts for "Haiti", "Syrian" for "Syria"; "crossroads" not for "crossing"
+SHORT_QUOTE = 110       # characters: a sentence this short is extended by the next one (readability, not tuned)
+QUOTE_SENTENCES = 800  # sentences encoded at most to choose quotes (~1 s on 2 cores, int8; `rag bench`)
+MAX_QUOTE = 420         # characters a quote may reach with that extension (as answers: settings.answer.quote_max_chars)
+
+
+@dataclass
+class Term:
+    stem: str               # BM25's stem ("loan")
+    forms: frozenset        # the indexed stems that count as it: itself and derived forms ("haiti", "haitian")
+    pattern: re.Pattern     # finds words that may have one of those stems, checked by stemming
+    weight: float           # idf ** settings.survey.rarity_power
+
+
+@dataclass
+class Found:
+    doc_id: str
+    rows: list[int]                 # relevant rows of the briefing, best first
+    scores: list[float]
+    quote: tuple[int, int]          # span of the quote in the best row's text
+    dense: bool = True              # the best row was scored with its vector
+    speakers: list[str] = field(default_factory=list)
+
+    @property
+    def row(self) -> int:
+        return self.rows[0]
+
+    @property
+    def score(self) -> float:
+        return self.scores[0]
+
+
+def topic_terms(view: IndexView, topic: str, cfg: Optional[SurveySettings] = None) -> list[Term]:
+    """The topic's BM25 stems with the derived forms the index holds (a stem extended by at most
+    DERIVED_LETTERS letters: "Haiti" -> "Haitian", "Syria" -> "Syrian") and their weight (idf over the rows,
+    raised to `rarity_power`: "Uvalde" outweighs "shooting"), heaviest first."""
+    cfg = cfg or current().survey
+    terms: dict[str, Term] = {}
+    n = max(1, len(view.chunks))
+    for word in re.findall(r"\w+", topic):
+        for stem in tokenize(word):
+            if stem in terms or len(stem) < 2:
+                continue
+            forms = [stem] + (view.lexical.variants(stem, DERIVED_LETTERS) if len(stem) >= 4 else [])
+            # a word the index never holds keeps its (top) weight: "Mars mission budget" is not covered by "mission"
+            df = int(np.count_nonzero(view.lexical.stem_scores(list(dict.fromkeys(forms)))))
+            prefix = _common_prefix(word.lower(), stem)
+            terms[stem] = Term(stem, frozenset(forms),
+                               re.compile(r"\b" + re.escape(prefix[:max(2, len(prefix))]) + r"\w*", re.I),
+                               math.log(1 + (n - df + 0.5) / (df + 0.5)) ** cfg.rarity_power)
+    return sorted(terms.values(), key=lambda t: -t.weight)
+
+
+def _common_prefix(a: str, b: str) -> str:
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
+# a series of three or more names ("Cuba, Haiti, Nicaragua, and Venezuela"): a topic named only inside one is
+# mentioned in passing, not addressed (eval/TOPICS.md), so such a mention does not count as holding the word
+_NAME = r"[A-Z][\w.’'-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w.’'-]*)*"
+_SERIES = re.compile(rf"(?:{_NAME},\s+){{2,}}(?:and\s+|or\s+)?{_NAME}")
+
+
+def _holds(text: str, term: Term) -> bool:
+    """Whether `text` names the term outside a series of names."""
+    series = None
+    for m in term.pattern.finditer(text):
+        if not set(tokenize(m.group())) & term.forms:
+            continue
+        if series is None:
+            series = [(x.start(), x.end()) for x in _SERIES.finditer(text)]
+        if not any(a <= m.start() < b for a, b in series):
+            return True
+    return False
+
+
+def coverage(text: str, terms: list[Term]) -> float:
+    """Share of the topic's weight whose words occur in `text`."""
+    total = sum(t.weight for t in terms)
+    return sum(t.weight for t in terms if _holds(text, t)) / total if total else 0.0
+
+
+def allowed_rows(view: IndexView, filters: Filters) -> np.ndarray:
+    """Rows passing the filters; officials only when no speaker or role is asked for; no acknowledgements."""
+    cols = view.columns
+    if not wanted(filters.speaker):
+        filters = replace(filters, speaker=OFFICIAL)
+    rows = cols.allowed(filters)
+    return rows[~cols.trivial[rows]]
+
+
+@dataclass
+class Candidates:
+    """Rows that may address the topic, with what relevance is computed from."""
+    rows: np.ndarray            # row ids
+    cos: np.ndarray             # cosine to the topic; -1 for a row without a vector yet
+    cover: np.ndarray           # share of the topic's weight in the speaker's own words
+    qcover: np.ndarray          # share of the topic's weight in the question the passage answers
+    has_vector: np.ndarray
+    terms: list[Term]
+    qvec: Optional[np.ndarray]
+
+
+def candidates(view: IndexView, topic: str, filters: Filters, cfg: SurveySettings) -> Candidates:
+    """Allowed rows holding a topic word (BM25), joined by the `dense_candidates` rows nearest by vectors."""
+    cols = view.columns
+    allowed = allowed_rows(view, filters)
+    terms = topic_terms(view, topic, cfg)
+    stems = [f for t in terms for f in sorted(t.forms)]
+    rows = allowed[view.lexical.stem_scores(stems)[allowed] > 0] if len(allowed) else allowed
+    qvec = view.encoder.encode_query(topic) if view.embedded and len(allowed) else None
+    if qvec is not None:
+        narrow = len(allowed) < cols.n
+        near = view.dense.rank(qvec, cfg.dense_candidates, allowed if narrow else None,
+                               view.dense.selector(allowed) if narrow else None, filters, None)
+        rows = np.union1d(rows, np.array([r for r, _ in near], dtype=np.int64))
+    chunks = view.chunks
+    cover = np.array([coverage(chunks[r].text, terms) for r in rows.tolist()], dtype=np.float32)
+    qcover = np.array([coverage(chunks[r].question or "", terms) for r in rows.tolist()], dtype=np.float32)
+    cos = view.dense.similarity(qvec, rows.tolist()) if qvec is not None and len(rows) \
+        else np.full(len(rows), -1.0, dtype=np.float32)
+    return Candidates(rows, np.asarray(cos, dtype=np.float32), cover, qcover, rows < view.embedded, terms, qvec)
+
+
+def relevance(c: Candidates, cfg: SurveySettings) -> np.ndarray:
+    """cosine + topic_weight x coverage ** coverage_power (own words, or question_weight x the question's); a row
+    without a vector: at the floor when its own words hold every topic word."""
+    cover = np.maximum(c.cover, cfg.question_weight * c.qcover) ** cfg.coverage_power
+    return np.where(c.has_vector, c.cos + cfg.topic_weight * cover,
+                    np.where(c.cover >= 0.999, cfg.floor, -1.0))
+
+
+def find(view: IndexView, topic: str, filters: Optional[Filters] = None,
+         settings: Optional[SurveySettings] = None) -> list[Found]:
+    """Every briefing with a relevant row, most relevant first (see the module docstring)."""
+    cfg = settings or current().survey
+    if not topic.strip() or view.columns.n == 0:
+        return []
+    c = candidates(view, topic, filters or Filters(), cfg)
+    score = relevance(c, cfg)
+    keep = score >= cfg.floor
+    chunks = view.chunks
+    by_doc: dict[str, list[tuple[float, int]]] = {}
+    for r, s in zip(c.rows[keep].tolist(), score[keep].tolist()):
+        by_doc.setdefault(chunks[r].doc_id, []).append((s, r))
+    found = []
+    for doc_id, scored in by_doc.items():
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        best = scored[0][1]
+        speakers = list(dict.fromkeys(chunks[r].speaker for _, r in scored if chunks[r].speaker))
+        found.append(Found(doc_id, [r for _, r in scored], [s for s, _ in scored], (0, 0), best < view.embedded,
+                           speakers))
+    _choose_quotes(view, found, c.terms, c.qvec)
+    return sorted(found, key=lambda f: -f.score)
+
+
+def _choose_quotes(view: IndexView, found: list[Found], terms: list[Term], qvec: Optional[np.ndarray]) -> None:
+    """Each briefing's quote: among the best row's sentences holding most of the topic's weight (all of them when
+    none holds a topic word), the one nearest the topic by vectors; one batch encodes them for every briefing,
+    up to QUOTE_SENTENCES in all (past that, the first such sentence)."""
+    choices: list[tuple[Found, list[tuple[int, int]], list[int]]] = []
+    for f in found:
+        text = view.chunks[f.row].text
+        spans = split_sentences(text) or [(0, len(text))]
+        weights = [coverage(text[a:b], terms) for a, b in spans]
+        best = max(weights)
+        choices.append((f, spans, [i for i, w in enumerate(weights) if w == best]))
+    sentences = [view.chunks[f.row].text[spans[i][0]:spans[i][1]] for f, spans, ties in choices if len(ties) > 1
+                 for i in ties]
+    sims = None
+    if qvec is not None and sentences and len(sentences) <= QUOTE_SENTENCES:
+        sims = view.encoder.encode(sentences) @ np.asarray(qvec, dtype=np.float32).reshape(-1)
+    k = 0
+    for f, spans, ties in choices:
+        pick = ties[0]
+        if len(ties) > 1 and sims is not None:
+            pick = ties[int(np.argmax(sims[k:k + len(ties)]))]
+        if len(ties) > 1:
+            k += len(ties)
+        f.quote = _extend(view.chunks[f.row].text, spans, pick)
+
+
+def _extend(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
+    start, end = spans[i]
+    if end - start < SHORT_QUOTE and i + 1 < len(spans) and spans[i + 1][1] - start <= MAX_QUOTE:
+        end = spans[i + 1][1]
+    return start, end

@@ -1,0 +1,197 @@
+"""Surveys ("what did officials say about X" across the archive): records, order, verbatim attributed quotes,
+exports, the chart's data, the chat's routing, and on the CC0 corpus (when present) the briefings of tuning topics."""
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.records import OFFICIAL, Survey
+from rag.survey.chart import chart_rows, save_chart
+from rag.survey.export import read_csv, to_csv, to_markdown
+from rag.survey.intent import SurveyRequest, narrowed, survey_request
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "eval"))
+from check_gold import normalize, parse_turns  # noqa: E402  (the independent parser of the gold checks)
+
+
+def assert_verbatim_and_attributed(survey: Survey):
+    """Every quote occurs in the raw file, inside a turn labelled with the speaker the statement names."""
+    for s in survey.statements:
+        turns = parse_turns(Path(s.path).read_text(encoding="utf-8", errors="replace"))
+        quote = normalize(s.quote)
+        assert any(t.label == s.speaker and quote in t.text for t in turns), (s.n, s.speaker, s.quote)
+
+
+def test_survey_records_are_dated_numbered_and_verbatim(sample_index):
+    survey = sample_index.survey("Ukraine")
+    assert not survey.abstained and len(survey.statements) >= 2
+    assert [s.n for s in survey.statements] == list(range(1, len(survey.statements) + 1))
+    assert len({s.doc_id for s in survey.statements}) == len(survey.statements)   # one statement per briefing
+    dated = [s.date for s in survey.statements if s.date]
+    assert dated == sorted(dated)
+    assert all(s.date for s in survey.statements[:len(dated)])        # undated ones come last
+    assert all(s.role == OFFICIAL for s in survey.statements)
+    # the quote names the topic, or the passage answers a question that does ("this company", "that case")
+    assert all("ukrain" in s.quote.lower() or "ukrain" in (s.question or "").lower() for s in survey.statements)
+    assert sum("ukrain" in s.quote.lower() for s in survey.statements) >= 2
+    assert_verbatim_and_attributed(survey)
+    # the overview cites statements that exist, and quotes them verbatim
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", survey.overview)]
+    assert cited and all(1 <= n <= len(survey.statements) for n in cited)
+    for n in cited:
+        assert survey.statements[n - 1].quote in survey.overview
+    assert str(len(survey.statements)) in survey.overview
+    # who said it most: counts are briefings per speaker
+    assert sum(c.briefings for c in survey.speakers) >= len(survey.statements)
+
+
+def test_timeline_and_chart_hold_the_same_counts(sample_index):
+    survey = sample_index.survey("North Korea")
+    listed = [n for p in survey.timeline for n in p.statements]
+    assert sorted(listed) == [s.n for s in survey.statements]
+    by_n = {s.n: s for s in survey.statements}
+    for p in survey.timeline:
+        for n in p.statements:
+            d = by_n[n].date
+            assert (d is None and p.start is None) or (p.start <= d <= p.end)
+    rows = chart_rows(survey)
+    per_period = {}
+    for r in rows:
+        per_period[r["period"]] = per_period.get(r["period"], 0) + r["briefings"]
+    assert per_period == {p.label: len(p.statements) for p in survey.timeline if p.start}
+
+
+def test_a_topic_the_archive_does_not_hold_abstains(sample_index):
+    survey = sample_index.survey("budget for a crewed mission to Mars")
+    assert survey.abstained and not survey.statements and not survey.timeline
+    assert "do not cover" in survey.overview
+    assert chart_rows(survey) == []
+
+
+def test_filters_apply_to_surveys(sample_index):
+    blinken = sample_index.survey("Russia", speaker="Blinken")
+    assert blinken.statements and all("BLINKEN" in s.speaker for s in blinken.statements)
+    assert blinken.overview.startswith("Blinken addressed")
+    dated = sample_index.survey("Russia", date_from="2021-06-01", date_to="2021-06-30")
+    assert all(s.date and "2021-06-01" <= s.date <= "2021-06-30" for s in dated.statements)
+    # a reporter's words are never a statement: with the default (officials) no quote is from a question turn
+    assert_verbatim_and_attributed(sample_index.survey("denuclearization"))
+
+
+def test_exports_round_trip(sample_index, tmp_path):
+    survey = sample_index.survey("Russia")
+    assert Survey.from_dict(json.loads(json.dumps(survey.to_dict()))) == survey
+    rows = read_csv(to_csv(survey))
+    assert [(r["n"], r["date"], r["title"], r["url"], r["speaker"], r["quote"]) for r in rows] == \
+        [(s.n, s.date or "", s.title, s.source_url or "", s.speaker, s.quote) for s in survey.statements]
+    md = to_markdown(survey)
+    table = md.split("## Sources", 1)[1].strip().splitlines()[2:]
+    cells = [[c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in table]
+    assert [(int(c[0]), c[1], c[4], c[5]) for c in cells] == \
+        [(s.n, s.date or "", s.speaker, " ".join(s.quote.split())) for s in survey.statements]
+    for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml")):
+        out = save_chart(survey, tmp_path / f"chart{suffix}")
+        assert out.read_bytes().startswith(magic)
+
+
+def test_cli_survey(sample_index, tmp_path):
+    env_run = dict(capture_output=True, text=True, timeout=300, cwd=ROOT)
+    base = [sys.executable, "-m", "rag.cli", "survey", "Ukraine", "--index", str(sample_index.path)]
+    out = subprocess.run(base + ["--csv", "--plot", str(tmp_path / "c.png")], **env_run)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["quote"] for r in rows] == [s.quote for s in sample_index.survey("Ukraine").statements]
+    assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+    out = subprocess.run(base + ["--plot", str(tmp_path / "c.gif")], **env_run)
+    assert out.returncode == 2 and "c.gif" in out.stderr and ".png" in out.stderr
+    out = subprocess.run(base[:4] + ["Ukraine", "--index", str(sample_index.path), "--since", "June 2021"], **env_run)
+    assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr
+
+
+@pytest.mark.parametrize("question, topic, speaker", [
+    ("What did officials say about Syria aid?", "Syria aid", None),
+    ("How has the White House described the Afghanistan withdrawal?", "the Afghanistan withdrawal", None),
+    ("Who talked about student loans?", "student loans", None),
+    ("What has been said about the Bab al-Hawa crossing?", "the Bab al-Hawa crossing", None),
+    ("What has Kirby said about the Houthis?", "the Houthis", "Kirby"),
+    ("survey: inflation", "inflation", None),
+])
+def test_survey_questions_are_recognised(question, topic, speaker):
+    req = survey_request(question)
+    assert req is not None and req.topic == topic and req.speaker == speaker
+
+
+@pytest.mark.parametrize("question", [
+    "What did Kirby say about the Houthis on May 3?",
+    "On what date were Libyans due to vote?",
+    "What did they say about Japan and Korea?",
+    "What did the Secretary say about the Winter Olympics in China?",
+])
+def test_pointed_questions_stay_answers(question):
+    assert survey_request(question) is None
+
+
+def test_follow_ups_narrow_the_last_survey():
+    last = SurveyRequest("Syria")
+    assert narrowed("and in 2023?", last) == SurveyRequest("Syria", None, "2023-01-01", "2023-12-31")
+    assert narrowed("only Kirby", last) == SurveyRequest("Syria", "Kirby")
+    assert narrowed("since March 2022", last) == SurveyRequest("Syria", None, "2022-03-01", None)
+    assert narrowed("what about Jean-Pierre in 2024?", last) == \
+        SurveyRequest("Syria", "Jean-Pierre", "2024-01-01", "2024-12-31")
+    assert narrowed("What is the status of the policy review?", last) is None
+    assert narrowed("What did officials say about Haiti?", last) is None   # a new survey, not a follow-up
+    req = survey_request("What did officials say about Syria in 2023?")
+    assert req == SurveyRequest("Syria", None, "2023-01-01", "2023-12-31")
+
+
+def test_chat_routes_survey_questions_and_follow_ups(sample_index):
+    from reliability_util import handler, last as _last
+    from ui.app import build_app
+    respond = handler(build_app(sample_index, status="test", model="/nonexistent/model.gguf"), "respond")
+    chat, history, panel, _, chart, last = _last(respond("What did officials say about Russia?", [], [], "any", "any",
+                                                         "any", "", "", False, "auto", None))
+    survey = sample_index.survey("Russia")
+    assert 'id="survey-timeline"' in panel and chart["visible"] is True
+    assert int(chart["value"]["briefings"].sum()) == len([s for s in survey.statements if s.date])
+    assert last == {"topic": "Russia", "speaker": None, "date_from": None, "date_to": None}
+    assert "Most often" in chat[-1]["content"] and "Earliest" in chat[-1]["content"]
+    chat, history, panel, _, chart, last = _last(respond("only Blinken", chat, history, "any", "any", "any", "", "",
+                                                         False, "auto", last))
+    assert last["speaker"] == "Blinken" and "BLINKEN" in panel and "SENIOR ADMINISTRATION" not in panel
+    # forced to answer: the same survey question gets a cited answer, and the chart is hidden
+    *_, chart, last = _last(respond("What did officials say about Russia?", [], [], "any", "any", "any", "", "",
+                                    False, "answer", None))
+    assert chart["visible"] is False and last is None
+
+
+# ---- the CC0 corpus: tuning topics only (the held-out topics are measured by eval/survey_eval.py) ----------
+
+TUNING_TOPIC = "Evergrande"
+
+
+@pytest.fixture(scope="module")
+def evergrande_index(corpus_dir, tmp_path_factory):
+    from rag import Index
+    gold = [json.loads(x) for x in (ROOT / "eval" / "topics_cc0.jsonl").read_text().splitlines() if x.strip()]
+    item = next(i for i in gold if i["topic"] == TUNING_TOPIC and i["split"] == "tuning")
+    files = sorted({b["file"] for b in item["briefings"]} | {r["file"] for r in item["rejected"]})
+    others = sorted(p for p in (corpus_dir / "press-briefings" / "2021-10").glob("*.md"))[:12]
+    paths = [corpus_dir / f for f in files] + [p for p in others if str(p.relative_to(corpus_dir)) not in files]
+    index = Index.build(paths, path=tmp_path_factory.mktemp("evergrande") / "index", progress=False)
+    return index, item
+
+
+def test_corpus_survey_finds_the_gold_briefings(evergrande_index, corpus_dir):
+    index, item = evergrande_index
+    survey = index.survey(TUNING_TOPIC)
+    found = {str(Path(s.path).resolve().relative_to(corpus_dir.resolve())) for s in survey.statements}
+    gold = {b["file"] for b in item["briefings"]}
+    assert gold <= found | {f for f in gold if not (corpus_dir / f).exists()}
+    assert_verbatim_and_attributed(survey)
+    assert all(s.date for s in survey.statements)
