@@ -23,8 +23,9 @@ SAMPLE = ROOT / "data" / "briefings"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 DPRK_TITLE = "Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea"
-DPRK_QUESTION = "What did officials say about the North Korea policy review?"
-ABSENT_QUESTION = "What did officials say about the budget for a crewed mission to Mars?"
+DPRK_QUESTION = "What is the status of the North Korea policy review?"
+ABSENT_QUESTION = "How large is the budget for a crewed mission to Mars?"
+SURVEY_QUESTION = "What did officials say about Russia?"   # a survey question: every briefing, dated
 START_TIMEOUT_S = 900   # a first start builds the sample index: minutes on a busy 2-core machine
 ANSWER_TIMEOUT_MS = 300_000
 
@@ -172,6 +173,29 @@ def test_absent_topic_is_not_covered(page):
     heading = page.locator("#sources .src-heading").first.inner_text()
     assert heading.startswith("Not covered by the indexed briefings")
     assert page.locator("#sources .src-card").count() >= 1  # the closest passages are still shown
+
+
+def test_survey_question_shows_timeline_and_chart(page):
+    ask(page, SURVEY_QUESTION)
+    page.wait_for_selector("#survey-chart canvas, #survey-chart svg", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "browser-survey.png"), full_page=True)
+    chat = page.locator("#chat").inner_text()
+    assert "Officials addressed “Russia” in" in chat and "Most often" in chat, chat
+    timeline = page.locator("#survey-timeline")
+    assert timeline.count() == 1
+    assert timeline.locator(".src-heading").inner_text().startswith("Timeline:")
+    periods = timeline.locator(".survey-period h4").all_inner_texts()
+    assert len(periods) >= 2 and periods == sorted(periods), periods   # months in order
+    cards = timeline.locator(".src-card")
+    assert cards.count() >= 2
+    assert [c.inner_text().strip("[]") for c in timeline.locator(".src-n").all()] == \
+        [str(n) for n in range(1, cards.count() + 1)]
+    assert page.locator("#survey-chart").is_visible()
+    # a follow-up narrows the survey to one speaker
+    ask(page, "only Blinken")
+    page.screenshot(path=str(ARTIFACTS / "browser-survey-follow-up.png"), full_page=True)
+    speakers = page.locator("#survey-timeline .src-speaker").all_inner_texts()
+    assert speakers and all("BLINKEN" in s for s in speakers), speakers
 
 
 def test_upload_then_retrieve_and_markup_stays_text(page, server, tmp_path):

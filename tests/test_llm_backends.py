@@ -270,7 +270,7 @@ def test_the_chat_names_its_model_and_answers_when_the_server_is_down(sample_ind
     url = f"http://127.0.0.1:{port}/v1"
     h = ChatHandlers(sample_index, model=url)
     assert f"Model: the first model at {url} (server)" in h.status_line()
-    *_, last = h.respond(QUESTION, [], [], "any", "any", "any", "", "", False)
+    *_, last = h.respond(QUESTION, [], [], "any", "any", "any", "", "", False, "answer")   # not a survey
     reply = last[0][-1]["content"]
     assert "No summary: the model server at" in reply and "unreachable" in reply
     assert any(f"\\[{n}\\]" in reply for n in range(1, 6))   # the checked digest, cited (markdown-escaped)

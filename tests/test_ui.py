@@ -11,6 +11,7 @@ from ui.app import check_exposure, is_loopback
 from ui.handlers import _upload_report, answer_markdown, filters_from
 
 from reliability_util import handler, tags
+from reliability_util import last as _last
 
 DPRK_TITLE = "Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea"
 
@@ -234,18 +235,11 @@ def test_password_protects_every_endpoint():
 
 
 
-def _last(gen):
-    out = None
-    for out in gen:
-        pass
-    return out
-
-
 def test_failures_show_a_clear_message_in_the_chat(sample_index):
     from ui.app import build_app
     respond = handler(build_app(sample_index, status="test", model="/nonexistent/model.gguf"), "respond")
-    q = "What did officials say about the North Korea policy review?"
-    chat, history, panel, box = _last(respond(q, [], [], "any", "any", "any", "", "", False))
+    q = "What is the status of the North Korea policy review?"   # a pointed question: the model is needed
+    chat, history, panel, box, *_ = _last(respond(q, [], [], "any", "any", "any", "", "", False))
     reply = chat[-1]["content"]
     assert chat[-1]["role"] == "assistant" and reply.startswith("**Could not answer:**")
     assert "/nonexistent/model.gguf" in reply.replace("\\", "") and "Traceback" not in reply
@@ -260,10 +254,10 @@ def test_failures_show_a_clear_message_in_the_chat(sample_index):
 def test_retrieval_only_and_filters_without_the_model(sample_index):
     from ui.app import build_app
     respond = handler(build_app(sample_index, status="test", model="/nonexistent/model.gguf"), "respond")
-    chat, history, panel, _ = _last(respond("Russia Ukraine aggression", [], [], "Blinken", "any", "any", "", "", True))
+    chat, history, panel, *_ = _last(respond("Russia Ukraine aggression", [], [], "Blinken", "any", "any", "", "", True))
     assert "Top passages (retrieval only" in chat[-1]["content"]
     assert panel.count("src-card") == 5 and panel.count("SECRETARY BLINKEN") == 5
-    _, _, panel, _ = _last(respond("Russia Ukraine aggression", [], [], "any", "White House", "any", "", "", True))
+    _, _, panel, *_ = _last(respond("Russia Ukraine aggression", [], [], "any", "White House", "any", "", "", True))
     assert "src-card" in panel and "State Department" not in panel
 
 

@@ -31,6 +31,7 @@ from rag.errors import RagError
 from rag.indexing.store import Store
 from rag.resources import sample_corpus
 from rag.settings import current
+from rag.survey.threads import preload as preload_survey
 from ui import render
 from ui.background import BackgroundVectors
 from ui.handlers import ChatHandlers, describe
@@ -106,6 +107,7 @@ def warm_up(index, model: Optional[str] = None, background: Optional[BackgroundV
     the passages that have no vector yet (first start, or an ingest stopped early), in the background."""
     try:
         index.search("warm up", k=1)
+        preload_survey()   # the survey's clustering code (~1 s of imports), before the first survey
         llm = get_model(model)
         if hasattr(llm, "check"):   # a model server: say now if it cannot be reached (answers still work)
             print(f"rag serve: language model: {llm.check()} at {llm.url}", file=sys.stderr, flush=True)

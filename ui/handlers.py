@@ -1,9 +1,14 @@
-"""The chat app's event handlers: ask (streamed answer or retrieval only) and add uploaded transcripts.
-Takes the index, the user's message, history and filters (or uploaded files); gives chat bubbles and panels.
+"""The chat app's event handlers: ask (streamed answer, survey, or retrieval only) and add uploaded transcripts.
+Takes the index, the user's message, history and filters (or uploaded files); gives chat bubbles, panels and the chart.
+
+A message is a survey when rag.survey.intent says so ("What did officials say about X?", "Who talked about X?"),
+or a short follow-up that narrows the last survey ("and in 2023?", "only Kirby"); the "Answer as" choice forces
+either way. A survey fills the chat with its overview, the panel with its timeline and the chart with its counts.
 """
 from __future__ import annotations
 
 import datetime
+from dataclasses import asdict
 import logging
 import os
 import shutil
@@ -11,16 +16,22 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import gradio as gr
+import pandas as pd   # Gradio's plots take a DataFrame (pandas comes with Gradio)
 
 from rag.answer import Done, Passages, Status, Text
 from rag.errors import RagError
 from rag.llm import describe as describe_model
-from rag.records import Answer
+from rag.records import Answer, Survey
+from rag.survey.chart import chart_rows
+from rag.survey.intent import SurveyRequest, narrowed, survey_request
 from ui import render
 from ui.background import BackgroundVectors
 
 log = logging.getLogger(__name__)
 ANY = "any"
+AUTO, ANSWER, SURVEY = "auto", "answer", "survey"   # the "Answer as" choice
+MODES = (AUTO, ANSWER, SURVEY)
+CHART_COLUMNS = ["period", "speaker", "briefings"]
 
 
 def describe(index) -> str:
@@ -52,6 +63,29 @@ def filters_from(speaker, publisher, kind, date_from, date_to) -> dict[str, Any]
                 raise RagError(f"{label}: {_opt(value)!r} is not a date; use YYYY-MM-DD") from None
     return {k: v for k, v in dict(speaker=_opt(speaker), publisher=_opt(publisher), kind=_opt(kind),
                                    date_from=_opt(date_from), date_to=_opt(date_to)).items() if v}
+
+
+def chart_update(survey: Optional[Survey]):
+    """The bar plot's new state: the survey's counts, or hidden when there is no survey to chart."""
+    rows = chart_rows(survey) if survey is not None and not survey.abstained else []
+    if not rows:
+        return gr.update(value=pd.DataFrame(columns=CHART_COLUMNS), visible=False)
+    return gr.update(value=pd.DataFrame(rows, columns=CHART_COLUMNS), visible=True,
+                     x_title=f"briefings per {survey.granularity}", y_title="briefings")
+
+
+def survey_of(message: str, mode: str, last: Optional[dict]) -> Optional[SurveyRequest]:
+    """The survey a message asks for (rag.survey.intent), a narrowed `last` survey, or None for an answer."""
+    if mode == ANSWER:
+        return None
+    if last:
+        follow = narrowed(message, SurveyRequest(**last))
+        if follow:
+            return follow
+    request = survey_request(message)
+    if request is None and mode == SURVEY:
+        request = SurveyRequest(message.strip().rstrip("?.! "))
+    return request
 
 
 def _assistant(content: str) -> dict:
@@ -132,49 +166,62 @@ class ChatHandlers:
                 + (f"<span id='vector-progress'>{render.esc(vectors)}.</span> " if vectors else "")
                 + f"{render.esc(self.status)}</span>")
 
-    def respond(self, message, chat, history, speaker, publisher, kind, date_from, date_to, retrieval_only):
+    def respond(self, message, chat, history, speaker, publisher, kind, date_from, date_to, retrieval_only,
+                mode=AUTO, last_survey=None):
+        """Yields (chat, history, sources panel, question box, chart, last survey) as the reply forms."""
         message = (message or "").strip()
         chat = list(chat or [])
         history = list(history or [])
         if not message:
-            yield chat, history, gr.skip(), gr.skip()
+            yield chat, history, gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         chat += [_user(render.chat_text(message)), _assistant("*Searching the briefings…*")]
-        yield chat, history, render.render_message("Searching…"), ""
+        yield chat, history, render.render_message("Searching…"), "", gr.skip(), gr.skip()
         index = self.index
         if index is None:
             chat[-1] = _assistant(f"**The index is not available:** {render.chat_text(self.status)}")
-            yield chat, history, render.render_message(self.status or "No index loaded.", "error"), ""
+            yield chat, history, render.render_message(self.status or "No index loaded.", "error"), "", \
+                chart_update(None), None
             return
         try:
             filters = filters_from(speaker, publisher, kind, date_from, date_to)
             if retrieval_only:
                 hits = index.search(message, k=self.k, **filters)
                 chat[-1] = _assistant(hits_markdown(hits))
-                yield chat, history, render.render_hits(hits), ""
+                yield chat, history, render.render_hits(hits), "", chart_update(None), None
+                return
+            request = survey_of(message, mode or AUTO, last_survey)
+            if request is not None:
+                chat[-1] = _assistant(f"*Surveying every briefing on “{render.chat_text(request.topic)}”…*")
+                yield chat, history, render.render_message("Surveying…"), "", gr.skip(), gr.skip()
+                survey = index.survey(request.topic, **{**filters, **request.filters()})
+                chat[-1] = _assistant(render.survey_markdown(survey))
+                history += [{"role": "user", "content": message}, {"role": "assistant", "content": survey.overview}]
+                yield chat, history, render.render_survey(survey), "", chart_update(survey), asdict(request)
                 return
             text, answer = "", None
             for kind_, value in _events(index, message, history, {**self.ask_kwargs, **filters}):
                 if kind_ == "token":
                     text += value
                     chat[-1] = _assistant(render.chat_text(text) + " ▌")
-                    yield chat, history, gr.skip(), ""
+                    yield chat, history, gr.skip(), "", gr.skip(), gr.skip()
                 elif kind_ == "status":   # before any text, or under the digest while the model writes
                     shown = render.chat_text(text) + "\n\n" if text else ""
                     chat[-1] = _assistant(f"{shown}*{render.chat_text(value)}*")
-                    yield chat, history, gr.skip(), ""
+                    yield chat, history, gr.skip(), "", gr.skip(), gr.skip()
                 elif kind_ == "passages":
-                    yield chat, history, render.render_hits(value, heading="Retrieved passages (writing the answer…)", pending=True), ""
+                    yield chat, history, render.render_hits(value, heading="Retrieved passages (writing the answer…)", pending=True), "", chart_update(None), None
                 elif kind_ == "answer":
                     answer = value
             if answer is None:
                 raise RagError("the answer stream ended without an answer")
             chat[-1] = _assistant(answer_markdown(answer))
             history += [{"role": "user", "content": message}, {"role": "assistant", "content": answer.answer}]
-            yield chat, history, render.render_answer_sources(answer), ""
+            yield chat, history, render.render_answer_sources(answer), "", chart_update(None), None
         except Exception as e:  # shown in the chat, never as a stack trace
             chat[-1] = _assistant(_failure(e))
-            yield chat, history, render.render_message("No sources: the question failed.", "error"), ""
+            yield chat, history, render.render_message("No sources: the question failed.", "error"), "", \
+                chart_update(None), last_survey
 
     def add_files(self, files, progress=gr.Progress(track_tqdm=True)):
         index = self.index

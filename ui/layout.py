@@ -9,10 +9,11 @@ import gradio as gr
 
 from rag.records import KINDS, STATE, WHITE_HOUSE
 from ui import render
-from ui.handlers import ANY, ChatHandlers
+from ui.handlers import ANY, AUTO, MODES, ChatHandlers
 
 EXAMPLES = [
-    "What did officials say about the policy review on North Korea?",
+    "What did officials say about North Korea?",
+    "What is the status of the policy review on North Korea?",
     "What did Secretary Blinken say about Russia and Ukraine at Reuters NEXT?",
     "What arms control process did Biden and Putin agree to launch at their summit?",
     "Which Central Asian countries took part in the C5+1 meeting during UN General Assembly week?",
@@ -25,6 +26,7 @@ def layout(handlers: ChatHandlers, speakers: Optional[list[str]] = None) -> gr.B
     """The Blocks app; both ways of asking share one concurrency pool ("chat", sized by demo.queue)."""
     with gr.Blocks(title="Briefing Q&A", fill_width=True) as demo:
         history = gr.State([])
+        last_survey = gr.State(None)    # the last survey's topic and filters, for follow-ups that narrow it
         with gr.Row(elem_id="header"):
             gr.Markdown("## Press briefing Q&A\nAsk about State Department and White House briefings. "
                         "Every answer cites the briefing and the person who said it.")
@@ -53,8 +55,14 @@ def layout(handlers: ChatHandlers, speakers: Optional[list[str]] = None) -> gr.B
                             date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", max_length=10)
                             retrieval_only = gr.Checkbox(label="Retrieval only (show top passages, no answer)",
                                                          elem_id="retrieval-only")
+                        mode = gr.Radio(list(MODES), value=AUTO, label="Answer as", elem_id="answer-mode",
+                                        info="auto: “What did officials say about X?” is a survey of every "
+                                             "briefing; a pointed question gets an answer")
                     gr.Examples(EXAMPLES, inputs=question, label="Example questions")
                 with gr.Column(scale=2, min_width=320):
+                    chart = gr.BarPlot(None, x="period", y="briefings", color="speaker", visible=False,
+                                       label="Briefings that address the topic, by who spoke",
+                                       elem_id="survey-chart", height=260, sort="x")
                     sources = gr.HTML(render.EMPTY_PANEL, elem_id="sources", js_on_load=None)
         with gr.Tab("Add transcripts", id="add"):
             gr.Markdown(f"Upload transcripts ({', '.join(render.UPLOAD_TYPES)}; at most "
@@ -65,15 +73,16 @@ def layout(handlers: ChatHandlers, speakers: Optional[list[str]] = None) -> gr.B
             add_btn = gr.Button("Add to index", variant="primary", elem_id="add-button")
             report = gr.Markdown(elem_id="upload-report")
 
-        inputs = [question, chatbot, history, speaker, publisher, kind, date_from, date_to, retrieval_only]
-        outputs = [chatbot, history, sources, question]
+        inputs = [question, chatbot, history, speaker, publisher, kind, date_from, date_to, retrieval_only, mode,
+                  last_survey]
+        outputs = [chatbot, history, sources, question, chart, last_survey]
         # both ways of asking share one concurrency slot pool (CONCURRENCY chats at once, set by demo.queue)
         question.submit(handlers.respond, inputs, outputs, api_name="ask", concurrency_id="chat", show_progress="minimal")
         ask_btn.click(handlers.respond, inputs, outputs, api_name="ask_button", api_visibility="undocumented",
                       concurrency_id="chat", show_progress="minimal")
-        clear_btn.click(lambda: ([], [], render.EMPTY_PANEL, ""), None, outputs, queue=False,
-                        api_visibility="private")
-        chatbot.clear(lambda: ([], render.EMPTY_PANEL), None, [history, sources], queue=False,
+        clear_btn.click(lambda: ([], [], render.EMPTY_PANEL, "", gr.update(visible=False), None), None, outputs,
+                        queue=False, api_visibility="private")
+        chatbot.clear(lambda: ([], render.EMPTY_PANEL, None), None, [history, sources, last_survey], queue=False,
                       api_visibility="private")
         add_btn.click(handlers.add_files, [files], [report, status_md], api_name="add_transcripts", concurrency_limit=1)
         demo.load(handlers.status_line, None, status_md, queue=False, api_visibility="private")

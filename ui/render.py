@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 from urllib.parse import urlparse
 
-from rag.records import MODERATOR, OPERATOR, QUESTIONER, Answer, Citation, Hit
+from rag.records import MODERATOR, OPERATOR, QUESTIONER, Answer, Citation, Hit, Survey
 
 NOT_COVERED = "Not covered by the indexed briefings"
 UPLOAD_TYPES = (".txt", ".md", ".html", ".htm")
@@ -183,6 +183,48 @@ def render_hits(hits: Iterable[Hit], heading: str = "Top passages", not_covered:
                 f'<p class="src-empty">No passage matched (check the filters).</p></div>')
     cards = "".join(hit_card(h, f"#{i}") for i, h in enumerate(hits, 1))
     return f'<div class="{cls}"><h3 class="src-heading">{esc(heading)}</h3>{cards}</div>'
+
+
+def survey_markdown(survey: Survey) -> str:
+    """The chat bubble of a survey: the overview, its threads and who said it most (the timeline is in the panel)."""
+    body = chat_text(survey.overview)
+    if survey.abstained:
+        return f"**{NOT_COVERED}.** {body}"
+    lines = [body]
+    if survey.threads:
+        lines.append("**Threads:** " + "; ".join(
+            f"{chat_text(t.label)} ({', '.join(f'[{n}]' for n in t.statements[:6])}"
+            f"{', …' if len(t.statements) > 6 else ''})" for t in survey.threads))
+    lines.append("**Who said it most:** " + ", ".join(f"{chat_text(c.speaker)} ({c.briefings})"
+                                                      for c in survey.speakers[:6]))
+    total = (survey.timings or {}).get("total_s")
+    lines.append(f"<sub>Survey of {len(survey.statements)} briefing{'s' if len(survey.statements) != 1 else ''}: "
+                 f"timeline and chart beside the chat{f' · {total:.1f} s' if total else ''}. A follow-up such as "
+                 f"“and in 2023?” or “only Kirby” narrows it.</sub>")
+    return "\n\n".join(lines)
+
+
+def render_survey(survey: Survey) -> str:
+    """The sources panel of a survey: its timeline, each statement a card with its [n], speaker, briefing and quote."""
+    if survey.abstained:
+        return render_message(survey.overview, "not-covered")
+    by_n = {s.n: s for s in survey.statements}
+    parts = []
+    for p in survey.timeline:
+        cards = []
+        for n in p.statements:
+            s = by_n[n]
+            thread = survey.threads[s.thread].label if 0 <= s.thread < len(survey.threads) else ""
+            cards.append(f'<div class="src-card" id="src-{int(n)}" data-chunk="{esc(s.chunk_id)}">'
+                         f'<div class="src-n">[{int(n)}]</div><div class="src-body">'
+                         f'{_speaker(s.speaker, s.role)}{_meta(s.title, s.source_url, s.date, s.publisher, s.kind)}'
+                         + (f'<div class="src-thread">thread: {esc(thread)}</div>' if thread else "")
+                         + f'<div class="src-quote"><mark>{esc(s.quote)}</mark></div></div></div>')
+        count = len(p.statements)
+        parts.append(f'<div class="survey-period"><h4>{esc(p.label)} · {count} briefing{"s" if count != 1 else ""}'
+                     f'</h4>{"".join(cards)}</div>')
+    return (f'<div class="sources final survey" id="survey-timeline"><h3 class="src-heading">Timeline: '
+            f'{len(survey.statements)} briefings on “{esc(survey.topic)}”</h3>{"".join(parts)}</div>')
 
 
 def render_message(text: str, kind: str = "info") -> str:
