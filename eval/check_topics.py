@@ -7,7 +7,8 @@ Independent of the `rag` package, like eval/check_gold.py (whose parser and norm
 transcripts itself.
 
 Item format (one JSON object per line):
-    id (str, unique), topic (str: what a user would type), split ("tuning" or "heldout"),
+    id (str, unique), topic (str: what a user would type), split ("tuning", "heldout", or "seen": held out for one
+    measured design, then looked at and used for tuning, eval/TOPICS.md),
     patterns (list of regular expressions: the keyword variants searched over every non-reporter turn),
     briefings (list, sorted by file, one per briefing where an official addresses the topic:
         {file: path relative to the corpus, speaker: turn label, evidence: a verbatim sentence of that turn}),
@@ -55,8 +56,8 @@ def check(items: list[dict], corpus: Path) -> list[str]:
         if iid in seen_ids:
             errors.append(f"{where}: duplicate id")
         seen_ids.add(iid)
-        if item.get("split") not in ("tuning", "heldout"):
-            errors.append(f"{where}: split must be tuning or heldout")
+        if item.get("split") not in ("tuning", "seen", "heldout"):
+            errors.append(f"{where}: split must be tuning, seen or heldout")
         try:
             rxs = [re.compile(p, re.I) for p in item.get("patterns") or []]
         except re.error as e:
@@ -96,7 +97,8 @@ def check(items: list[dict], corpus: Path) -> list[str]:
 def check_pooled(pooled: list[dict], items: list[dict], corpus: Path) -> list[str]:
     """Pooled judgments (eval/topics_cc0_pooled.jsonl): briefings a survey found that the gold neither listed nor
     rejected, judged afterwards by the same rules. Fields: topic_id, file, verdict ("in" or "out"), and for "in" a
-    speaker and a verbatim evidence sentence of that speaker's turn; for "out" a reason."""
+    speaker and a verbatim evidence sentence of that speaker's turn (or, with a reason starting "parser cannot
+    place", words found in the file that this parser files under another label); for "out" a reason."""
     errors = []
     turns = official_turns(corpus)
     judged = {(i["id"], x["file"]) for i in items for x in i["briefings"] + i["rejected"]}
@@ -114,8 +116,15 @@ def check_pooled(pooled: list[dict], items: list[dict], corpus: Path) -> list[st
             continue
         if p.get("verdict") == "in":
             ev = normalize(p.get("evidence", ""))
-            if len(ev.split()) < 4 or REPORTER.match(p.get("speaker", "")) or not any(
-                    t.label == p.get("speaker") and ev in t.text for t in turns[p["file"]]):
+            placed = any(t.label == p.get("speaker") and ev in t.text for t in turns[p["file"]])
+            if str(p.get("reason", "")).startswith("parser cannot place"):
+                # the parser files these words under another label (a label glued to a time stamp): the words
+                # must still be in the file; who said them was read by the judge
+                raw = normalize((corpus / p["file"]).read_text(encoding="utf-8", errors="replace"))
+                placed = bool(ev) and ev in raw
+            elif len(ev.split()) < 4 or REPORTER.match(p.get("speaker", "")):
+                placed = False
+            if not placed:
                 errors.append(f"{where}: evidence not found in a turn of {p.get('speaker')!r}")
         elif p.get("verdict") == "out":
             if not p.get("reason"):
