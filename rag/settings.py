@@ -124,6 +124,10 @@ class SurveySettings:
     # 2 and 3 were no better than 1 on the 20 tuning and seen topics (`--split tuning,seen --grid`: macro F1 within
     # 0.770-0.775), so it stays 1 (eval/RESULTS.md)
     coverage_power: float = 1.0
+    # several topic words count only within this many characters of the heaviest one (0: anywhere; rag.survey.find).
+    # 60, 120 and 250 traded recall for precision and lost F1 on the 20 tuning and seen topics (best macro F1 0.759,
+    # 0.765, 0.766 against 0.771 at 0; `--split tuning,seen --grid`), so it is off (eval/RESULTS.md)
+    anchor_window: int = 0
     # passages ranked by vectors alone joined to those holding a topic word (paraphrases: "the crossing"); not tuned
     dense_candidates: int = 2000
     # a timeline longer than this many months is grouped by quarter (readability, not tuned)

@@ -99,23 +99,35 @@ _NAME = r"[A-Z][\w.’'-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w.’'-]*)*"
 _SERIES = re.compile(rf"(?:{_NAME},\s+){{2,}}(?:and\s+|or\s+)?{_NAME}")
 
 
-def _holds(text: str, term: Term) -> bool:
-    """Whether `text` names the term outside a series of names."""
-    series = None
+def _places(text: str, term: Term, first: bool = False) -> list[int]:
+    """Where `text` names the term outside a series of names (character offsets; only the first if `first`)."""
+    series, out = None, []
     for m in term.pattern.finditer(text):
         if not set(tokenize(m.group())) & term.forms:
             continue
         if series is None:
             series = [(x.start(), x.end()) for x in _SERIES.finditer(text)]
         if not any(a <= m.start() < b for a, b in series):
-            return True
-    return False
+            out.append(m.start())
+            if first:
+                break
+    return out
 
 
-def coverage(text: str, terms: list[Term]) -> float:
-    """Share of the topic's weight whose words occur in `text`."""
+def coverage(text: str, terms: list[Term], window: int = 0) -> float:
+    """Share of the topic's weight whose words occur in `text`. With a `window` (characters) and a topic of several
+    words, a word counts only within `window` of the heaviest word (the anchor), and nothing counts without the
+    anchor: "loans" alone is not "student loans", "shooting" alone not "Uvalde shooting"."""
     total = sum(t.weight for t in terms)
-    return sum(t.weight for t in terms if _holds(text, t)) / total if total else 0.0
+    if not total:
+        return 0.0
+    if window <= 0 or len(terms) < 2:
+        return sum(t.weight for t in terms if _places(text, t, first=True)) / total
+    anchors = _places(text, terms[0])
+    if not anchors:
+        return 0.0
+    near = sum(t.weight for t in terms[1:] if any(abs(p - a) <= window for p in _places(text, t) for a in anchors))
+    return (terms[0].weight + near) / total
 
 
 def allowed_rows(view: IndexView, filters: Filters) -> np.ndarray:
@@ -153,8 +165,9 @@ def candidates(view: IndexView, topic: str, filters: Filters, cfg: SurveySetting
                                view.dense.selector(allowed) if narrow else None, filters, None)
         rows = np.union1d(rows, np.array([r for r, _ in near], dtype=np.int64))
     chunks = view.chunks
-    cover = np.array([coverage(chunks[r].text, terms) for r in rows.tolist()], dtype=np.float32)
-    qcover = np.array([coverage(chunks[r].question or "", terms) for r in rows.tolist()], dtype=np.float32)
+    w = cfg.anchor_window
+    cover = np.array([coverage(chunks[r].text, terms, w) for r in rows.tolist()], dtype=np.float32)
+    qcover = np.array([coverage(chunks[r].question or "", terms, w) for r in rows.tolist()], dtype=np.float32)
     cos = view.dense.similarity(qvec, rows.tolist()) if qvec is not None and len(rows) \
         else np.full(len(rows), -1.0, dtype=np.float32)
     return Candidates(rows, np.asarray(cos, dtype=np.float32), cover, qcover, rows < view.embedded, terms, qvec)
@@ -188,11 +201,12 @@ def find(view: IndexView, topic: str, filters: Optional[Filters] = None,
         speakers = list(dict.fromkeys(chunks[r].speaker for _, r in scored if chunks[r].speaker))
         found.append(Found(doc_id, [r for _, r in scored], [s for s, _ in scored], (0, 0), best < view.embedded,
                            speakers))
-    _choose_quotes(view, found, c.terms, c.qvec)
+    _choose_quotes(view, found, c.terms, c.qvec, cfg.anchor_window)
     return sorted(found, key=lambda f: -f.score)
 
 
-def _choose_quotes(view: IndexView, found: list[Found], terms: list[Term], qvec: Optional[np.ndarray]) -> None:
+def _choose_quotes(view: IndexView, found: list[Found], terms: list[Term], qvec: Optional[np.ndarray],
+                   window: int = 0) -> None:
     """Each briefing's quote: among the best row's sentences holding most of the topic's weight (all of them when
     none holds a topic word), the one nearest the topic by vectors; one batch encodes them for every briefing,
     up to QUOTE_SENTENCES in all (past that, the first such sentence)."""
@@ -200,7 +214,7 @@ def _choose_quotes(view: IndexView, found: list[Found], terms: list[Term], qvec:
     for f in found:
         text = view.chunks[f.row].text
         spans = split_sentences(text) or [(0, len(text))]
-        weights = [coverage(text[a:b], terms) for a, b in spans]
+        weights = [coverage(text[a:b], terms, window) for a, b in spans]
         best = max(weights)
         choices.append((f, spans, [i for i, w in enumerate(weights) if w == best]))
     sentences = [view.chunks[f.row].text[spans[i][0]:spans[i][1]] for f, spans, ties in choices if len(ties) > 1
