@@ -159,18 +159,19 @@ def grid(index: Index, items: list[dict], corpus: Path) -> None:
     view = index._view
     index._loaded_embedder()
     results = []
-    for power, window in [(p, w) for p in (2.0,) for w in (0, 60, 120, 250)]:
+    for power, window, margin in [(2.0, 0, None), (2.0, 0, 0.0), (2.0, 0, 0.03), (2.0, 0, 0.06), (2.0, 0, 0.1)]:
         cands = []
         for item in items:
             gold = {ids[f] for f in [b["file"] for b in item["briefings"]] + item.get("pooled_in", []) if f in ids}
-            c = candidates(view, item["topic"], Filters(), replace(cfg, rarity_power=power, anchor_window=window))
+            c = candidates(view, item["topic"], Filters(), replace(cfg, rarity_power=power, anchor_window=window,
+                                                                   contrast_margin=margin))
             docs = np.array([view.chunks[r].doc_id for r in c.rows.tolist()], dtype=object)
             cands.append((item, gold, c, docs))
         settings = [(w, q, float(f), cp) for w in (0.6, 0.8, 1.0, 1.2, 1.5) for q in (0.5, 1.0)
                     for f in np.arange(0.30, 1.5, 0.025) for cp in (1.0,)]
         for weight, qweight, floor, cpower in settings:
             s = replace(cfg, floor=floor, topic_weight=weight, question_weight=qweight, rarity_power=power,
-                        coverage_power=cpower, anchor_window=window)
+                        coverage_power=cpower, anchor_window=window, contrast_margin=margin)
             rec, prec = [], []
             for item, gold, c, docs in cands:
                 found = set(docs[relevance(c, s) >= s.floor].tolist())
@@ -178,15 +179,17 @@ def grid(index: Index, items: list[dict], corpus: Path) -> None:
                 rec.append(sc["recall"])
                 prec.append(sc["precision"])
             r, p = statistics.mean(rec), statistics.mean(prec)
-            results.append((2 * r * p / (r + p) if r + p else 0, r, p, floor, weight, qweight, power, cpower, window))
+            results.append((2 * r * p / (r + p) if r + p else 0, r, p, floor, weight, qweight, power, cpower, window,
+                            -1 if margin is None else margin))
     results.sort(reverse=True)
-    print("F1     recall precision floor weight question_weight rarity_power coverage_power anchor_window")
-    for f1, r, p, floor, weight, qweight, power, cpower, window in results[:20]:
-        print(f"{f1:.3f}  {r:.3f}  {p:.3f}     {floor:.3f} {weight}  {qweight}  {power}  {cpower}  {window}")
-    for window in sorted({x[-1] for x in results}):
-        best = max(x for x in results if x[-1] == window)
-        print(f"best at anchor_window {window}: F1 {best[0]:.3f} (recall {best[1]:.3f}, precision {best[2]:.3f}, "
-              f"floor {best[3]:.3f}, weight {best[4]}, question_weight {best[5]})")
+    print("F1     recall precision floor weight question_weight rarity_power coverage_power anchor_window margin")
+    for f1, r, p, floor, weight, qweight, power, cpower, window, margin in results[:10]:
+        print(f"{f1:.3f}  {r:.3f}  {p:.3f}     {floor:.3f} {weight}  {qweight}  {power}  {cpower}  {window}  {margin}")
+    for key in sorted({x[-2:] for x in results}):
+        best = max(x for x in results if x[-2:] == key)
+        print(f"best at anchor_window {key[0]}, contrast_margin {'off' if key[1] < 0 else key[1]}: F1 {best[0]:.3f} "
+              f"(recall {best[1]:.3f}, precision {best[2]:.3f}, floor {best[3]:.3f}, weight {best[4]}, "
+              f"question_weight {best[5]})")
 
 
 def main() -> int:

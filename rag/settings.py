@@ -128,6 +128,12 @@ class SurveySettings:
     # 60, 120 and 250 traded recall for precision and lost F1 on the 20 tuning and seen topics (best macro F1 0.759,
     # 0.765, 0.766 against 0.771 at 0; `--split tuning,seen --grid`), so it is off (eval/RESULTS.md)
     anchor_window: int = 0
+    # part of a several-word topic ("loans" of "student loans") counts only when the passage is no farther from the
+    # whole topic than from that part by more than this cosine margin (None: off; rag.survey.find). At 0 it lifts
+    # precision on "student loans" (0.58 -> 0.81) and "debt ceiling" (0.52 -> 0.67) but costs recall elsewhere
+    # ("East Palestine train derailment" 0.65 -> 0.38): best macro F1 0.759-0.764 against 0.771 off on the 20 tuning
+    # and seen topics (`--split tuning,seen --grid`), so it is off (eval/RESULTS.md)
+    contrast_margin: Optional[float] = None
     # passages ranked by vectors alone joined to those holding a topic word (paraphrases: "the crossing"); not tuned
     dense_candidates: int = 2000
     # a timeline longer than this many months is grouped by quarter (readability, not tuned)

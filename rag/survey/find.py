@@ -45,6 +45,7 @@ class Term:
     forms: frozenset        # the indexed stems that count as it: itself and derived forms ("haiti", "haitian")
     pattern: re.Pattern     # finds words that may have one of those stems, checked by stemming
     weight: float           # idf ** settings.survey.rarity_power
+    word: str = ""          # the topic's word it comes from ("loans")
 
 
 @dataclass
@@ -82,7 +83,7 @@ def topic_terms(view: IndexView, topic: str, cfg: Optional[SurveySettings] = Non
             prefix = _common_prefix(word.lower(), stem)
             terms[stem] = Term(stem, frozenset(forms),
                                re.compile(r"\b" + re.escape(prefix[:max(2, len(prefix))]) + r"\w*", re.I),
-                               math.log(1 + (n - df + 0.5) / (df + 0.5)) ** cfg.rarity_power)
+                               math.log(1 + (n - df + 0.5) / (df + 0.5)) ** cfg.rarity_power, word)
     return sorted(terms.values(), key=lambda t: -t.weight)
 
 
@@ -146,6 +147,8 @@ class Candidates:
     cos: np.ndarray             # cosine to the topic; -1 for a row without a vector yet
     cover: np.ndarray           # share of the topic's weight in the speaker's own words
     qcover: np.ndarray          # share of the topic's weight in the question the passage answers
+    contrast: np.ndarray        # cosine to the whole topic minus cosine to the part of it the own words hold
+    qcontrast: np.ndarray       # the same for the question's words (inf where all or none of the topic is held)
     has_vector: np.ndarray
     terms: list[Term]
     qvec: Optional[np.ndarray]
@@ -170,13 +173,38 @@ def candidates(view: IndexView, topic: str, filters: Filters, cfg: SurveySetting
     qcover = np.array([coverage(chunks[r].question or "", terms, w) for r in rows.tolist()], dtype=np.float32)
     cos = view.dense.similarity(qvec, rows.tolist()) if qvec is not None and len(rows) \
         else np.full(len(rows), -1.0, dtype=np.float32)
-    return Candidates(rows, np.asarray(cos, dtype=np.float32), cover, qcover, rows < view.embedded, terms, qvec)
+    cos = np.asarray(cos, dtype=np.float32)
+    contrast = _contrast(view, terms, rows, cos, [chunks[r].text for r in rows.tolist()], cfg)
+    qcontrast = _contrast(view, terms, rows, cos, [chunks[r].question or "" for r in rows.tolist()], cfg)
+    return Candidates(rows, cos, cover, qcover, contrast, qcontrast, rows < view.embedded, terms, qvec)
+
+
+def _contrast(view: IndexView, terms: list[Term], rows: np.ndarray, cos: np.ndarray, texts: list[str],
+              cfg: SurveySettings) -> np.ndarray:
+    """For a text holding part of a several-word topic ("loans" of "student loans"): the passage's cosine to the
+    whole topic minus its cosine to the part held ("loans"). Below zero, the passage is about the part, not the
+    topic (small-business loans). inf where the text holds all or none of the topic, or when switched off."""
+    out = np.full(len(rows), np.inf, dtype=np.float32)
+    if cfg.contrast_margin is None or len(terms) < 2 or not view.embedded:
+        return out
+    groups: dict[tuple, list[int]] = {}
+    for i, text in enumerate(texts):
+        held = tuple(t.word for t in terms if _places(text, t, first=True))
+        if held and len(held) < len(terms) and rows[i] < view.embedded:
+            groups.setdefault(held, []).append(i)
+    for held, idx in groups.items():
+        sub = view.encoder.encode_query(" ".join(held))
+        out[idx] = cos[idx] - np.asarray(view.dense.similarity(sub, rows[idx].tolist()), dtype=np.float32)
+    return out
 
 
 def relevance(c: Candidates, cfg: SurveySettings) -> np.ndarray:
     """cosine + topic_weight x coverage ** coverage_power (own words, or question_weight x the question's); a row
     without a vector: at the floor when its own words hold every topic word."""
-    cover = np.maximum(c.cover, cfg.question_weight * c.qcover) ** cfg.coverage_power
+    margin = cfg.contrast_margin if cfg.contrast_margin is not None else np.inf
+    own = np.where(c.contrast >= -margin, c.cover, 0.0)
+    asked = np.where(c.qcontrast >= -margin, c.qcover, 0.0)
+    cover = np.maximum(own, cfg.question_weight * asked) ** cfg.coverage_power
     return np.where(c.has_vector, c.cos + cfg.topic_weight * cover,
                     np.where(c.cover >= 0.999, cfg.floor, -1.0))
 
