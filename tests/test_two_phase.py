@@ -149,3 +149,13 @@ def test_the_sources_panel_says_when_a_passage_was_found_by_its_words_alone(lexi
     assert "found by its words (vectors pending)" in panel
     assert "vectors pending" not in render.render_answer_sources(
         type(ans).from_dict({**ans.to_dict(), "passages": [{**p.to_dict(), "dense": True} for p in ans.passages]}))
+
+
+def test_a_survey_before_the_vectors_uses_the_words_alone(lexical_dir, sample_index):
+    """Phase 1 alone: a survey finds the briefings whose officials name every topic word, and the same quotes are
+    verbatim; once embedded, a survey finds at least those briefings."""
+    lexical = Index.open(lexical_dir).survey("Ukraine")
+    assert lexical.statements and not lexical.abstained
+    assert all("ukrain" in s.quote.lower() for s in lexical.statements)   # found by its own words only
+    full = sample_index.survey("Ukraine")
+    assert {s.doc_id for s in lexical.statements} <= {s.doc_id for s in full.statements}
