@@ -40,7 +40,8 @@ def manifest(index_path: Path) -> dict:
 
 def big_folder(dst: Path, n: int) -> Path:
     """`n` real transcripts new to the sample index: CC0 corpus press briefings when the corpus is present,
-    otherwise sample transcripts made distinct (a different opening turn and an extra exchange per copy)."""
+    otherwise sample transcripts made distinct (a different opening turn, an extra exchange and a marker at the end of
+    every paragraph per copy, so that no chunk's vector can be reused and phase 2 has real work to be killed in)."""
     dst.mkdir()
     corpus = sorted((CORPUS / "press-briefings").rglob("*.md")) if CORPUS.is_dir() else []
     if len(corpus) >= n:
@@ -51,7 +52,7 @@ def big_folder(dst: Path, n: int) -> Path:
     samples = sorted(SAMPLE_DIR.glob("*.txt"))
     for i in range(n):
         src = samples[i % len(samples)]
-        text = src.read_text(encoding="utf-8")
+        text = re.sub(r"(?<=\S)\n\n", f" (copy {i})\n\n", src.read_text(encoding="utf-8"))
         (dst / f"copy{i:03d}_{src.name}").write_text(
             f"MODERATOR: Copy {i}: welcome to briefing number {i} on topic {i * 7919 % 1000}.\n\n{text}\n\n"
             f"QUESTION: Question {i} about item {i * 31}?\n\nMR. PRICE: Answer {i} on item {i * 31}.\n",
