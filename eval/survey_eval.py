@@ -91,7 +91,7 @@ def label_before(raw: str, quote: str) -> str | None:
     return labels[-1] if labels else None
 
 
-def verbatim_problems(survey, corpus: Path, index_root: Path) -> tuple[list[str], int]:
+def verbatim_problems(survey) -> tuple[list[str], int]:
     """Quotes not placed in a turn of the speaker they are attributed to: (problems, placed only by label_before)."""
     problems, by_position = [], 0
     cache: dict[str, tuple] = {}
@@ -134,7 +134,7 @@ def evaluate(index: Index, items: list[dict], corpus: Path) -> dict:
         r = {"id": item["id"], "topic": item["topic"], **scores(found, gold, judged),
              "seconds": round(t1 - t0, 3), "with_chart_s": round(t2 - t0, 3), "threads": len(survey.threads),
              "pooled": {k: v for k, v in scores(found, pooled_gold, pooled_judged).items()}}
-        bad, placed = verbatim_problems(survey, corpus, index.path)
+        bad, placed = verbatim_problems(survey)
         r["not_verbatim"], r["placed_by_position"] = len(bad), placed
         problems += bad
         rows.append(r)

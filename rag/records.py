@@ -222,6 +222,10 @@ class Survey(_Record):
     def citations(self) -> list[Citation]:
         return [s.citation() for s in self.statements]
 
+    def thread_label(self, statement: Statement) -> str:
+        """The label of the thread `statement` belongs to, or "" when it is in none."""
+        return self.threads[statement.thread].label if 0 <= statement.thread < len(self.threads) else ""
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Survey":
         s = super().from_dict(d)

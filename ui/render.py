@@ -214,7 +214,7 @@ def render_survey(survey: Survey) -> str:
         cards = []
         for n in p.statements:
             s = by_n[n]
-            thread = survey.threads[s.thread].label if 0 <= s.thread < len(survey.threads) else ""
+            thread = survey.thread_label(s)
             cards.append(f'<div class="src-card" id="src-{int(n)}" data-chunk="{esc(s.chunk_id)}">'
                          f'<div class="src-n">[{int(n)}]</div><div class="src-body">'
                          f'{_speaker(s.speaker, s.role)}{_meta(s.title, s.source_url, s.date, s.publisher, s.kind)}'

@@ -84,16 +84,11 @@ class Lexical:
         """BM25 score of every row for already-stemmed tokens (0 where none occurs)."""
         if self._bm25 is None:
             return np.zeros(self.n, dtype=np.float32)
-        ids = self._bm25.get_tokens_ids([t for t in stems if t in self._bm25.vocab_dict])
+        ids = self._bm25.get_tokens_ids(list(stems))   # tokens the vocabulary lacks are left out
         if not ids:
             return np.zeros(self.n, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row for `query` (0 where no query word occurs)."""
-        if self._bm25 is None:
-            return np.zeros(self.n, dtype=np.float32)
-        ids = self._bm25.get_tokens_ids(tokenize(query))
-        if not ids:
-            return np.zeros(self.n, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+        return self.stem_scores(tokenize(query))

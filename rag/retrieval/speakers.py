@@ -20,13 +20,18 @@ one two three four five first lady second gentleman special envoy coordinator co
 attorney surgeon commissioner chair chairman chairwoman leader mayor q""".split())
 
 
+def name_words(label_norm: str) -> list[str]:
+    """The words of a normalised speaker label that are not titles or roles ("mr kirby" -> ["kirby"])."""
+    return [w for w in label_norm.split() if w not in TITLE_WORDS]
+
+
 def speaker_words(view: IndexView) -> frozenset[str]:
     """The name words of the index's speaker labels (titles and roles left out); made once per view."""
     if "speaker_words" not in view.cache:
         cols = view.columns
         view.cache["speaker_words"] = frozenset(
             w for label, role in set(zip(cols.speaker.tolist(), cols.role.tolist())) if role != QUESTIONER
-            for w in label.split() if w not in TITLE_WORDS and len(w) > 2 and not w.isdigit())
+            for w in name_words(label) if len(w) > 2 and not w.isdigit())
     return view.cache["speaker_words"]
 
 

@@ -7,6 +7,7 @@ have their own colour, the others share one.
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Union
 
@@ -23,20 +24,16 @@ def chart_rows(survey: Survey) -> list[dict]:
     """[{period, speaker, briefings}] for every dated period and speaker group with at least one briefing."""
     by_n = {s.n: s for s in survey.statements}
     names = speaker_names(survey.statements)
-    quoted = {}
-    for s in survey.statements:
-        key = speaker_key(s.speaker)
-        quoted[key] = quoted.get(key, 0) + 1
+    quoted = Counter(speaker_key(s.speaker) for s in survey.statements)
     top = {k for k, _ in sorted(quoted.items(), key=lambda x: (-x[1], x[0]))[:TOP_SPEAKERS]}
     rows = []
     for p in survey.timeline:
         if p.label == UNDATED:
             continue
-        counts: dict[str, int] = {}
+        counts: Counter = Counter()
         for n in p.statements:
             key = speaker_key(by_n[n].speaker)
-            group = names.get(key, by_n[n].speaker or OTHERS) if key in top else OTHERS
-            counts[group] = counts.get(group, 0) + 1
+            counts[names.get(key, by_n[n].speaker or OTHERS) if key in top else OTHERS] += 1
         rows += [{"period": p.label, "speaker": g, "briefings": c} for g, c in sorted(counts.items())]
     return rows
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 from rag.records import Period, SpeakerCount, Statement, Survey
 from rag.retrieval.filters import norm_label
-from rag.retrieval.speakers import TITLE_WORDS
+from rag.retrieval.speakers import name_words
 from rag.retrieval.view import IndexView
 from rag.settings import SurveySettings, current
 from rag.survey.find import Found
@@ -41,8 +41,7 @@ def statements(view: IndexView, found: list[Found]) -> list[Statement]:
 def speaker_key(label: Optional[str]) -> str:
     """Name words of a label ("MS. PSAKI" -> "psaki"); the whole label when it is titles only."""
     norm = norm_label(label)
-    name = " ".join(w for w in norm.split() if w not in TITLE_WORDS)
-    return name or norm
+    return " ".join(name_words(norm)) or norm
 
 
 def speaker_names(items: list[Statement]) -> dict[str, str]:

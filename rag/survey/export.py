@@ -24,7 +24,7 @@ def to_csv(survey: Survey) -> str:
     for s in survey.statements:
         w.writerow({"n": s.n, "date": s.date or "", "title": s.title, "url": s.source_url or "",
                     "speaker": s.speaker or "", "quote": s.quote, "publisher": s.publisher or "", "kind": s.kind,
-                    "thread": survey.threads[s.thread].label if 0 <= s.thread < len(survey.threads) else "",
+                    "thread": survey.thread_label(s),
                     "passages": s.passages, "path": s.path, "chunk_id": s.chunk_id})
     return out.getvalue()
 

@@ -20,6 +20,7 @@ one nearest the topic by vectors, with the next sentence when it is short.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field, replace
 from typing import Optional
@@ -35,8 +36,7 @@ from rag.settings import SurveySettings, current
 
 DERIVED_LETTERS = 3     # "Haitian" counts for "Haiti", "Syrian" for "Syria"; "crossroads" not for "crossing"
 SHORT_QUOTE = 110       # characters: a sentence this short is extended by the next one (readability, not tuned)
-QUOTE_SENTENCES = 800  # sentences encoded at most to choose quotes (~1 s on 2 cores, int8; `rag bench`)
-MAX_QUOTE = 420         # characters a quote may reach with that extension (as answers: settings.answer.quote_max_chars)
+QUOTE_SENTENCES = 800   # sentences encoded at most to choose quotes: a bound on a survey's time, not tuned
 
 
 @dataclass
@@ -52,18 +52,13 @@ class Term:
 class Found:
     doc_id: str
     rows: list[int]                 # relevant rows of the briefing, best first
-    scores: list[float]
-    quote: tuple[int, int]          # span of the quote in the best row's text
-    dense: bool = True              # the best row was scored with its vector
+    score: float                    # relevance of the best row
+    quote: tuple[int, int] = (0, 0)  # span of the quote in the best row's text
     speakers: list[str] = field(default_factory=list)
 
     @property
     def row(self) -> int:
         return self.rows[0]
-
-    @property
-    def score(self) -> float:
-        return self.scores[0]
 
 
 def topic_terms(view: IndexView, topic: str, cfg: Optional[SurveySettings] = None) -> list[Term]:
@@ -80,18 +75,11 @@ def topic_terms(view: IndexView, topic: str, cfg: Optional[SurveySettings] = Non
             forms = [stem] + (view.lexical.variants(stem, DERIVED_LETTERS) if len(stem) >= 4 else [])
             # a word the index never holds keeps its (top) weight: "Mars mission budget" is not covered by "mission"
             df = int(np.count_nonzero(view.lexical.stem_scores(list(dict.fromkeys(forms)))))
-            prefix = _common_prefix(word.lower(), stem)
+            prefix = os.path.commonprefix([word.lower(), stem])
             terms[stem] = Term(stem, frozenset(forms),
                                re.compile(r"\b" + re.escape(prefix[:max(2, len(prefix))]) + r"\w*", re.I),
                                math.log(1 + (n - df + 0.5) / (df + 0.5)) ** cfg.rarity_power, word)
     return sorted(terms.values(), key=lambda t: -t.weight)
-
-
-def _common_prefix(a: str, b: str) -> str:
-    i = 0
-    while i < min(len(a), len(b)) and a[i] == b[i]:
-        i += 1
-    return a[:i]
 
 
 # a series of three or more names ("Cuba, Haiti, Nicaragua, and Venezuela"): a topic named only inside one is
@@ -225,10 +213,8 @@ def find(view: IndexView, topic: str, filters: Optional[Filters] = None,
     found = []
     for doc_id, scored in by_doc.items():
         scored.sort(key=lambda x: (-x[0], x[1]))
-        best = scored[0][1]
         speakers = list(dict.fromkeys(chunks[r].speaker for _, r in scored if chunks[r].speaker))
-        found.append(Found(doc_id, [r for _, r in scored], [s for s, _ in scored], (0, 0), best < view.embedded,
-                           speakers))
+        found.append(Found(doc_id, [r for _, r in scored], scored[0][0], speakers=speakers))
     _choose_quotes(view, found, c.terms, c.qvec, cfg.anchor_window)
     return sorted(found, key=lambda f: -f.score)
 
@@ -261,7 +247,9 @@ def _choose_quotes(view: IndexView, found: list[Found], terms: list[Term], qvec:
 
 
 def _extend(text: str, spans: list[tuple[int, int]], i: int) -> tuple[int, int]:
+    """Sentence i, with the next one when it is short and the two fit an answer's quote (quote_max_chars)."""
     start, end = spans[i]
-    if end - start < SHORT_QUOTE and i + 1 < len(spans) and spans[i + 1][1] - start <= MAX_QUOTE:
+    if end - start < SHORT_QUOTE and i + 1 < len(spans) and \
+            spans[i + 1][1] - start <= current().answer.quote_max_chars:
         end = spans[i + 1][1]
     return start, end
