@@ -42,6 +42,6 @@ def test_supported_claims_are_accepted_as_often_as_measured(verdicts):
 
 def test_battery_is_valid(corpus_dir):
     """Every claim cites a verbatim passage of the named speaker (eval/check_battery.py, independent of rag)."""
-    out = subprocess.run([sys.executable, str(ROOT / "eval" / "check_battery.py")], capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run([sys.executable, str(ROOT / "eval" / "check_battery.py"), "--cc0-dir", str(corpus_dir)],
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "0 problem" in out.stdout, out.stdout[-2000:]

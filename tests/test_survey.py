@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import RagError
 from rag.records import OFFICIAL, Survey
 from rag.survey.chart import chart_rows, save_chart
 from rag.survey.export import read_csv, to_csv, to_markdown
@@ -53,6 +54,7 @@ def test_survey_records_are_dated_numbered_and_verbatim(sample_index):
 
 def test_timeline_and_chart_hold_the_same_counts(sample_index):
     survey = sample_index.survey("North Korea")
+    assert survey.statements and survey.timeline
     listed = [n for p in survey.timeline for n in p.statements]
     assert sorted(listed) == [s.n for s in survey.statements]
     by_n = {s.n: s for s in survey.statements}
@@ -79,9 +81,11 @@ def test_filters_apply_to_surveys(sample_index):
     assert blinken.statements and all("BLINKEN" in s.speaker for s in blinken.statements)
     assert blinken.overview.startswith("Blinken addressed")
     dated = sample_index.survey("Russia", date_from="2021-06-01", date_to="2021-06-30")
-    assert all(s.date and "2021-06-01" <= s.date <= "2021-06-30" for s in dated.statements)
+    assert dated.statements and all(s.date and "2021-06-01" <= s.date <= "2021-06-30" for s in dated.statements)
     # a reporter's words are never a statement: with the default (officials) no quote is from a question turn
-    assert_verbatim_and_attributed(sample_index.survey("denuclearization"))
+    reporters_topic = sample_index.survey("denuclearization")
+    assert reporters_topic.statements
+    assert_verbatim_and_attributed(reporters_topic)
 
 
 def test_exports_round_trip(sample_index, tmp_path):
@@ -98,6 +102,9 @@ def test_exports_round_trip(sample_index, tmp_path):
     for suffix, magic in ((".png", b"\x89PNG"), (".svg", b"<?xml")):
         out = save_chart(survey, tmp_path / f"chart{suffix}")
         assert out.read_bytes().startswith(magic)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(RagError, match="cannot write the chart"):   # a folder that cannot be made: a clear error
+        save_chart(survey, tmp_path / "a-file" / "chart.png")
 
 
 def test_cli_survey(sample_index, tmp_path):

@@ -70,7 +70,11 @@ def save_chart(survey: Survey, path: Union[str, Path]) -> Path:
     ax.tick_params(axis="x", labelrotation=60, labelsize=8)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    except OSError as e:
+        raise RagError(f"{path}: cannot write the chart ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
     return path
