@@ -121,6 +121,24 @@ def is_acknowledgement(text: str) -> bool:
     return not others or (thanks and len(others) <= 2 and all(w[0].isupper() for w in others))  # "Thanks, Karine."
 
 
+FRAGMENT_MAX_WORDS = 12   # a turn this short can hold an answer only with the question it answers
+HANDOVER_MAX_WORDS = 3    # "Dr. Walensky.", "— by the way —": too short to say anything, whatever was asked
+_CUT_OFF = re.compile(r"[—–-]\s*[\"”’)]*\s*$")
+
+
+def says_nothing_alone(text: str, answers_question: bool) -> bool:
+    """Is a whole speaker turn one a reader could not quote as an answer? An acknowledgement; a hand-over of three
+    words or fewer; a short turn cut off mid-sentence ("All the president is saying is that —"); or a short aside
+    that answers no question ("And they did.", "Expensive BS.") - a short answer is shown only with the question
+    that gives it its meaning. Such a turn is never a search hit (rag.retrieval.filters.Columns.trivial)."""
+    if is_acknowledgement(text):
+        return True
+    n = len(WORD.findall(text or ""))
+    if n >= FRAGMENT_MAX_WORDS:
+        return False
+    return n <= HANDOVER_MAX_WORDS or bool(_CUT_OFF.search(text)) or not answers_question
+
+
 # ---- citation markers a model writes ------------------------------------------
 _CITE = re.compile(r"\s*[\[(]\s*(?:passages?\s*|sources?\s*|#)?(\d{1,3}(?:\s*(?:,|and|&|-|–)\s*\d{1,3})*)\s*[\])]",
                    re.I)

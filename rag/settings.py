@@ -45,10 +45,11 @@ __all__ = ["Settings", "RetrievalSettings", "AnswerSettings", "SurveySettings", 
 class RetrievalSettings:
     # the usual reciprocal rank fusion constant (Cormack et al. 2009); not tuned
     rrf_k: int = 60
-    # BM25's vote in hybrid fusion relative to dense (1.0): journalists' questions are paraphrases, where BM25
-    # is the weaker ranker. Chosen on the 22 questions of tests/retrieval_questions.json with 39 CC0 distractor
-    # briefings (`python eval/compare_modes.py`): a tuning-set choice, not a held-out figure.
-    bm25_weight: float = 0.5
+    # BM25's vote in hybrid fusion relative to dense (1.0): plain RRF. 0.5 (chosen earlier on 39 distractor
+    # briefings) lost 5 points of whole-corpus tuning hit@5 (0.500 -> 0.552 at 1.0), where dense is the weaker
+    # ranker, and changed nothing on the sample or CC0 gold+50 (`python eval/levers.py --sets
+    # tune_sample,tune_cc0,tune_cc0_all --whole-index DIR`)
+    bm25_weight: float = 1.0
     # candidates per ranking, grown x4 until k distinct turns are found or candidates run out; not tuned
     min_candidates: int = 50
     # a date written in the question makes hybrid search also rank that period's briefings (rag.retrieval.dates);
@@ -62,6 +63,14 @@ class RetrievalSettings:
     speaker_hint_weight: float = 0.25
     # chunks of the same speaker turn shown on each side of a hit's best chunk (rag.retrieval.passages)
     passage_window: int = 1
+    # hybrid: the top `sentence_depth` passages get a second vote for their best `sentence_width` adjacent sentences'
+    # share of the query's (idf-weighted) words (rag.retrieval.sentences), at `sentence_weight` against their fused
+    # order. Chosen on the tuning sets (`python eval/levers.py --sets tune_sample,tune_cc0,tune_cc0_all
+    # --whole-index DIR`): hybrid hit@5 0.861/0.897/0.569 -> 0.889/0.914/0.586 at 0.5; 1.0 lost CC0 gold+50
+    # (0.862); width 1 lost the whole corpus (0.552). Depth 20 (four times the usual k) is not tuned
+    sentence_weight: float = 0.5
+    sentence_width: int = 2
+    sentence_depth: int = 20
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from rag.indexing.store import FORMAT_VERSION, Loaded, Store
 from rag.indexing.updates import IngestReport, VectorProgress, content_key, lexical_text
 from rag.indexing.vectors import FaissVectors
 from rag.ingest import CHUNKER_VERSION, Chunker
-from rag.lexicon import words
 from rag.records import Chunk, Hit
 from rag.retrieval import Columns, Filters, IndexView
 from rag.retrieval import search as _search
@@ -208,14 +207,9 @@ class Index:
         return [dict(v, key=k) for k, v in self._view.manifest["files"].items()]
 
     def mentions(self, word: str) -> bool:
-        """Whether the index holds `word` anywhere: in a passage, a question, a speaker label (BM25's stemmed
-        vocabulary) or a briefing title. Costs a dictionary lookup, at any index size."""
-        view = self._view
-        if view.lexical.knows(word):
-            return True
-        if "title_words" not in view.cache:
-            view.cache["title_words"] = {w for d in view.manifest["files"].values() for w in words(d.get("title") or "")}
-        return word.lower() in view.cache["title_words"]
+        """Whether the index holds `word` anywhere: in a passage, a question, a speaker label or a briefing title
+        (BM25's stemmed vocabulary holds them all: updates.lexical_text). A dictionary lookup, at any index size."""
+        return self._view.lexical.knows(word)
 
     def __len__(self) -> int:
         return len(self._view.chunks)

@@ -18,7 +18,8 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-TOKENIZER_VERSION = "words-stop-en-snowball-1"
+# what BM25 holds: the tokenizer below over rag.indexing.updates.lexical_text; 2 added the briefing's title
+TOKENIZER_VERSION = "words-stop-en-snowball-2"
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -79,6 +80,19 @@ class Lexical:
         vocab = self._bm25.vocab_dict
         return sorted((t for t in vocab if t.startswith(stem) and len(t) - len(stem) <= max_extra),
                       key=lambda t: (t != stem, t))
+
+    @staticmethod
+    def tokens(text: str) -> list[str]:
+        """`text` as BM25 reads it (the module's `tokenize`)."""
+        return tokenize(text)
+
+    def doc_freq(self, stem: str) -> int:
+        """How many rows hold the (already stemmed) token: its column's length in bm25s's sparse score matrix."""
+        if self._bm25 is None or stem not in self._bm25.vocab_dict:
+            return 0
+        t = self._bm25.vocab_dict[stem]
+        indptr = self._bm25.scores["indptr"]
+        return int(indptr[t + 1] - indptr[t])
 
     def stem_scores(self, stems: Sequence[str]) -> np.ndarray:
         """BM25 score of every row for already-stemmed tokens (0 where none occurs)."""

@@ -16,7 +16,7 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from rag.errors import RagError
-from rag.lexicon import is_acknowledgement
+from rag.lexicon import is_acknowledgement, says_nothing_alone
 from rag.records import QUESTIONER, ROLES, Chunk
 
 DateLike = Union[str, _dt.date, None]
@@ -85,9 +85,13 @@ class Columns:
         self.turn_rows: dict[tuple, list[int]] = {}   # (doc_id, turn) -> its rows, in part order
         for i in sorted(range(self.n), key=lambda i: chunks[i].part):
             self.turn_rows.setdefault(self.turn_key[i], []).append(i)
-        # a chunk that only acknowledges ("Yeah.", "Thank you."): never a hit on its own (rag.lexicon)
-        self.trivial = np.fromiter((is_acknowledgement(c.text) for c in chunks), dtype=bool, count=self.n)
         self.answer_rows = _answer_rows(chunks)
+        # a chunk that only acknowledges ("Yeah.", "Thank you."), or a whole turn too short to say anything without
+        # a question: never a hit on its own (rag.lexicon.says_nothing_alone). A reporter's short question is not
+        # one: it asks, and when answered it counts for its answer (rankings.group_units).
+        self.trivial = np.fromiter((is_acknowledgement(c.text) or (
+            c.role != QUESTIONER and len(self.turn_rows[self.turn_key[i]]) == 1
+            and says_nothing_alone(c.text, bool(c.question))) for i, c in enumerate(chunks)), dtype=bool, count=self.n)
 
     def _match(self, column: np.ndarray, wanted: list[str]) -> np.ndarray:
         uniq = {v: _label_matches(v, wanted) for v in set(column.tolist())}

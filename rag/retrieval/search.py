@@ -13,6 +13,10 @@ filter, and the dense and bm25 modes stay plain baselines. RAG_DATE_HINTS=0 (set
 Scores: cosine similarity (dense), BM25 score (bm25), or the reciprocal rank
 fusion sum (hybrid); comparable within one result list only.
 
+Best sentences: in hybrid mode the top passages (settings.retrieval.sentence_depth) get a second vote for how
+much of the query's rarer words their best adjacent sentences hold (rag.retrieval.sentences), fused with their
+order: the passage that says what was asked rises over one that mentions it in passing.
+
 While an ingest is still embedding (rag.indexing.index: words first, vectors after), the rows without
 vectors take part through BM25 only: in hybrid mode a row's BM25 rank stands in for its missing dense
 rank (rankings.with_stand_ins), and its hit says so (`Hit.dense` False); dense mode searches the
@@ -43,6 +47,7 @@ from rag.retrieval.dates import question_period
 from rag.retrieval.filters import Filters
 from rag.retrieval.passages import passage
 from rag.retrieval.rankings import bm25_ranking, group_units, rrf, with_stand_ins
+from rag.retrieval.sentences import query_weights, rerank
 from rag.retrieval.speakers import named_speakers
 from rag.retrieval.view import IndexView
 from rag.settings import RetrievalSettings, current
@@ -75,7 +80,9 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
     bm25_scores = view.lexical.scores(query) if mode in ("bm25", "hybrid") else None
     row_sets = _row_sets(view, query, mode, filters, allowed, allowed_mask, cfg)
     weights = [w * set_weight for *_, set_weight in row_sets for w in (1.0, cfg.bm25_weight)]
-    n = max(cfg.min_candidates, 4 * k)
+    reranked = mode == "hybrid" and cfg.sentence_weight > 0
+    wanted = max(k, cfg.sentence_depth) if reranked else k
+    n = max(cfg.min_candidates, 4 * wanted)
     while True:
         rankings = []
         for rows, sel, per, flt, _ in row_sets:
@@ -89,18 +96,21 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
                 rankings.append(lexical)
         ranked = rankings[0] if mode != "hybrid" else rrf(rankings, cfg.rrf_k, weights=weights)
         units = group_units(ranked, cols, allowed_mask)
-        if len(units) >= k or n >= total:
+        if len(units) >= wanted or n >= total:
             break
         n *= 4
     hits = []
-    for rank, unit in enumerate(units[:k], start=1):
+    for rank, unit in enumerate(units[:wanted], start=1):
         rows = [r for r in cols.turn_rows[unit.key] if not cols.trivial[r]
                 and (allowed_mask is None or allowed_mask[r])]
         center = unit.center if unit.center is not None else _closest(view, rows, qvec, bm25_scores)
         hit = passage(view.chunks, rows, center, cfg.passage_window, rank, unit.score)
         hit.dense = center < view.embedded
         hits.append(hit)
-    return hits
+    if reranked:
+        hits = rerank(hits, query_weights(view.lexical, query), view.lexical.tokens, cfg.sentence_width,
+                      cfg.sentence_weight, cfg.rrf_k)
+    return hits[:k]
 
 
 def _closest(view: IndexView, rows: list[int], qvec: Optional[np.ndarray], bm25_scores: Optional[np.ndarray]) -> int:

@@ -15,6 +15,8 @@ from rag.retrieval.filters import Columns, Filters
 
 class LexicalScorer(Protocol):
     """BM25 over the chunk rows (rag.indexing.lexical.Lexical)."""
+    n: int                                               # rows
+
 
     def scores(self, query: str) -> np.ndarray: ...      # one score per row, 0 where no query word occurs
 
@@ -23,6 +25,10 @@ class LexicalScorer(Protocol):
     def variants(self, stem: str, max_extra: int = 3) -> list[str]: ...   # indexed stems extending `stem`
 
     def stem_scores(self, stems) -> np.ndarray: ...     # scores for already-stemmed tokens
+
+    def doc_freq(self, stem: str) -> int: ...           # rows holding an already-stemmed token
+
+    def tokens(self, text: str) -> list[str]: ...       # text as BM25 reads it (stems, stop words dropped)
 
 
 class VectorStore(Protocol):
