@@ -3,7 +3,7 @@ answer time on 10 questions over the bundled sample. Prints figures; asserts not
 
     .venv/bin/python eval/bench_answer.py [--index DIR] [--model PATH] [--calibrate] [--skip-cold]
 
---calibrate also prints the abstention gate's figures (relevance, topic-word coverage, missing names)
+--calibrate also prints the abstention gate's figures (score, evidence, names the archive never mentions)
 for questions the sample answers and topics it never mentions: the basis of the answer gate's thresholds (settings.answer).
 """
 from __future__ import annotations
@@ -68,13 +68,14 @@ def calibrate(index) -> None:
     from rag.settings import current
     SEARCH_FACTOR = current().answer.search_factor
     encode = index.embedder.encode
-    print("\nabstention gate (relevance >= settings.answer.relevance_min, coverage >= coverage_min, no missing names):")
+    print("\nabstention gate (evidence score, less settings.answer.unknown_name_penalty for a name the archive never "
+          "mentions, >= relevance_min; on the gold sets: eval/gate_calibration.py):")
     for label, qs in (("covered", QUESTIONS), ("absent", ABSENT)):
         for q in qs:
             ps = [h for h in index.search(q, k=5 * SEARCH_FACTOR) if supporting(h)][:5]
-            g = gate(q, ps, score_evidence(q, prepare(ps, encode), encode))
-            print(f"  {label:8s} {'answer ' if g.ok else 'abstain'} rel={g.relevance:.3f} cov={g.coverage:.2f} "
-                  f"missing={g.missing}  {q}")
+            g = gate(q, ps, score_evidence(q, prepare(ps, encode), encode), index.mentions)
+            print(f"  {label:8s} {'answer ' if g.ok else 'abstain'} score={g.score:.3f} evidence={g.relevance:.3f} "
+                  f"unknown={g.unknown}  {q}")
 
 
 def main() -> int:
