@@ -121,22 +121,23 @@ def is_acknowledgement(text: str) -> bool:
     return not others or (thanks and len(others) <= 2 and all(w[0].isupper() for w in others))  # "Thanks, Karine."
 
 
-FRAGMENT_MAX_WORDS = 12   # a turn this short can hold an answer only with the question it answers
+FRAGMENT_MAX_WORDS = 12   # a turn this short and cut off mid-sentence says nothing
+ASIDE_MAX_WORDS = 5       # a turn this short that answers no question says nothing ("And they did.")
 HANDOVER_MAX_WORDS = 3    # "Dr. Walensky.", "— by the way —": too short to say anything, whatever was asked
 _CUT_OFF = re.compile(r"[—–-]\s*[\"”’)]*\s*$")
 
 
 def says_nothing_alone(text: str, answers_question: bool) -> bool:
     """Is a whole speaker turn one a reader could not quote as an answer? An acknowledgement; a hand-over of three
-    words or fewer; a short turn cut off mid-sentence ("All the president is saying is that —"); or a short aside
-    that answers no question ("And they did.", "Expensive BS.") - a short answer is shown only with the question
-    that gives it its meaning. Such a turn is never a search hit (rag.retrieval.filters.Columns.trivial)."""
+    words or fewer; a turn under 12 words cut off mid-sentence ("All the president is saying is that —"); or an
+    aside of five words or fewer that answers no question ("And they did.", "Expensive BS.") - a short answer is
+    shown only with the question that gives it its meaning. Such a turn is never a search hit (rag.retrieval.filters.Columns.trivial)."""
     if is_acknowledgement(text):
         return True
     n = len(WORD.findall(text or ""))
     if n >= FRAGMENT_MAX_WORDS:
         return False
-    return n <= HANDOVER_MAX_WORDS or bool(_CUT_OFF.search(text)) or not answers_question
+    return n <= HANDOVER_MAX_WORDS or bool(_CUT_OFF.search(text)) or (n <= ASIDE_MAX_WORDS and not answers_question)
 
 
 # ---- citation markers a model writes ------------------------------------------
