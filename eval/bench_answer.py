@@ -63,17 +63,14 @@ def timed_load(model, cache: str) -> tuple[float, bool]:
 
 
 def calibrate(index) -> None:
-    from rag.answer.evidence import gate, score_evidence
-    from rag.answer.verify import prepare, supporting
-    from rag.settings import current
-    SEARCH_FACTOR = current().answer.search_factor
-    encode = index.embedder.encode
+    from rag.answer.evidence import gate
+    from rag.answer.pipeline import gather
     print("\nabstention gate (evidence score, less settings.answer.unknown_name_penalty for a name the archive never "
           "mentions, >= relevance_min; on the gold sets: eval/gate_calibration.py):")
     for label, qs in (("covered", QUESTIONS), ("absent", ABSENT)):
         for q in qs:
-            ps = [h for h in index.search(q, k=5 * SEARCH_FACTOR) if supporting(h)][:5]
-            g = gate(q, ps, score_evidence(q, prepare(ps, encode), encode), index.mentions)
+            _, ps, _, evidence = gather(index, q, 5)
+            g = gate(q, ps, evidence, index.mentions)
             print(f"  {label:8s} {'answer ' if g.ok else 'abstain'} score={g.score:.3f} evidence={g.relevance:.3f} "
                   f"unknown={g.unknown}  {q}")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import levers  # noqa: E402  (eval/levers.py: the same sets and indexes)
-from rag.answer.evidence import gate, score_evidence  # noqa: E402
-from rag.answer.verify import prepare, supporting  # noqa: E402
+from rag.answer.evidence import gate  # noqa: E402
+from rag.answer.pipeline import gather  # noqa: E402
 from rag.evaluation import evaluate as E  # noqa: E402
 from rag.settings import current  # noqa: E402
 
@@ -31,12 +31,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     gold, index = levers.open_set(args.set, args.whole_index)
     cfg = current().answer
-    encode = index.embedder.encode
     rows = []
     for item in gold:
         q = item["question"]
-        passages = [h for h in index.search(q, k=args.k * cfg.search_factor) if supporting(h)][:args.k]
-        evidence = score_evidence(q, prepare(passages, encode), encode) if passages else []
+        _, passages, _, evidence = gather(index, q, args.k)
         g = gate(q, passages, evidence, index.mentions)
         absent = E.is_absent(item)
         found = not absent and any(E.relevance(passages, item, E.gold_doc_ids(index, item["file"])))

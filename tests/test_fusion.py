@@ -57,15 +57,19 @@ def test_evidence_in_a_later_part_of_a_long_answer_is_shown(sample_index):
     assert shown / len(later) >= 0.75, (shown, len(later))
 
 
+def _one_transcript_index(tmp_path, text: str) -> Index:
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    return Index.build([tmp_path / "a.txt"], path=tmp_path / "idx", progress=False)
+
+
 def test_a_turn_that_only_acknowledges_is_never_a_hit(tmp_path):
-    (tmp_path / "a.txt").write_text(
+    index = _one_transcript_index(tmp_path,
         "MODERATOR:  We have time for a few questions.\n\n"
         "QUESTION:  Will the lighthouse keepers in Maine keep their pensions after the coast guard reform?\n\n"
         "MR. HARBOR:  Exactly, yeah.\n\n"
         "QUESTION:  Thank you.\n\n"
         "MR. HARBOR:  The coast guard reform guarantees the lighthouse keepers their pensions in writing, and Maine "
-        "keeps its four stations.\n", encoding="utf-8")
-    index = Index.build([tmp_path / "a.txt"], path=tmp_path / "idx", progress=False)
+        "keeps its four stations.\n")
     for mode in ("hybrid", "dense", "bm25"):
         hits = index.search("lighthouse keepers pensions Maine coast guard reform", k=5, mode=mode)
         assert hits and not any(is_acknowledgement(h.text) for h in hits), [h.text for h in hits]
@@ -117,15 +121,14 @@ def test_best_sentences_score_the_sentences_that_hold_the_words(sample_index):
 def test_a_turn_that_says_nothing_without_a_question_is_never_a_hit(tmp_path):
     """Words from the February 2025 Hannity interview (CC0 corpus), where fragments of Mr. Musk's outranked the
     President's answer for a question naming Musk."""
-    (tmp_path / "a.txt").write_text(
+    index = _one_transcript_index(tmp_path,
         "MR. HOST:  Why did you need Elon Musk for the cost-cutting effort?\n\n"
         "THE PRESIDENT:  He's doing a thankless job, but he's helping us to save our country, and I had to get the "
         "best guy, somebody with credibility, for the cost-cutting effort.\n\n"
         "MR. MUSK:  All the president is saying is that —\n\n"
         "THE PRESIDENT:  It is a big job.\n\n"
         "MR. MUSK:  Expensive BS.\n\n"
-        "MR. MUSK:  To the president's point —\n", encoding="utf-8")
-    index = Index.build([tmp_path / "a.txt"], path=tmp_path / "idx", progress=False)
+        "MR. MUSK:  To the president's point —\n")
     for mode in ("hybrid", "dense", "bm25"):
         hits = index.search("Musk cost-cutting effort", k=5, mode=mode)
         assert hits and not any(h.speaker == "MR. MUSK" for h in hits), [(h.speaker, h.text) for h in hits]

@@ -78,6 +78,16 @@ def _complete(buf: str, final: bool) -> tuple[list[str], int]:
     return done, upto
 
 
+def gather(retriever: Retriever, query: str, k: int, **filters):
+    """(hits, passages, views, evidence): search k * search_factor hits, keep the first k passages that can back
+    a claim, prepare them for checking and score each one's best sentence (what the gate and digest read)."""
+    hits = retriever.search(query, k=k * current().answer.search_factor, **filters)
+    passages = [h for h in hits if supporting(h)][:k]
+    encode = retriever.embedder.encode
+    views = prepare(passages, encode)
+    return hits, passages, views, (score_evidence(query, views, encode) if passages else [])
+
+
 def ask(retriever: Retriever, question: str, history=None, k: int = 5, model=None, **filters) -> Answer:
     """Answer `question` from `retriever` (an Index) with citations; see `ask_stream` for the arguments."""
     answer = None
@@ -131,11 +141,8 @@ def ask_stream(retriever: Retriever, question: str, history=None, k: int = 5, mo
             model_down = e
             search_query = rewrite_question(question, history, None)
     t = time.perf_counter()
-    hits = retriever.search(search_query, k=k * cfg.search_factor, **flt)
-    passages = [h for h in hits if supporting(h)][:k]
+    hits, passages, views, evidence = gather(retriever, search_query, k, **flt)
     encode = retriever.embedder.encode
-    views = prepare(passages, encode)
-    evidence = score_evidence(search_query, views, encode) if passages else []
     timings["retrieve_s"] = round(time.perf_counter() - t, 3)
     yield Passages(passages, search_query)
 
