@@ -31,6 +31,11 @@ A question shorter than 3 words (other than an "(Inaudible.)" marker) is reporte
 Balance rules (reported as problems when not met): at least 320 items; at least 50 items of
 each supported kind and 25 of each unsupported kind; at least 60 distinct passages.
 
+`--fresh` checks a later held-out battery, written after the checker was tuned on the ones before it:
+eval/checker_battery2.jsonl (ids "cc001", ..., split "heldout2") or eval/checker_battery3.jsonl ("cd001", ...,
+"heldout3"). At least 150 items, 20 of each supported kind and 10 of each unsupported kind (20 negations), 40
+distinct passages; and no file of an earlier battery is used.
+
 Prints one line per problem (naming the item id), then a summary: counts per kind, supported
 vs unsupported, distinct passages, sample vs cc0 (items and passages). Exit status 0 when
 there are no problems, 1 otherwise.
@@ -60,6 +65,8 @@ FIELDS = ("id", "kind", "supported", "claim", "file", "corpus", "speaker", "date
 MIN_WORDS, MAX_WORDS = 40, 160
 MIN_ITEMS, MIN_PASSAGES = 320, 60
 MIN_SUPPORTED_PER_KIND, MIN_UNSUPPORTED_PER_KIND = 50, 25
+SPLITS = ("tuning", "heldout")
+ID_PREFIX = "cb"
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FRONT_DATE_RE = re.compile(r"^date:\s*['\"]?(\d{4}-\d{2}-\d{2})", re.M)
 
@@ -123,16 +130,16 @@ def check_item(it: dict, n: int, tr: Transcripts, seen_ids: set) -> list[str]:
             say(f"field {f!r} must be a non-empty string")
     if "supported" in it and not isinstance(it["supported"], bool):
         say("field 'supported' must be true or false")
-    if it.get("split") not in ("tuning", "heldout"):
-        say("field 'split' must be tuning or heldout")
+    if it.get("split") not in SPLITS:
+        say(f"field 'split' must be one of {', '.join(SPLITS)}")
     for f in ("date", "question"):
         if f in it and it[f] is not None and not (isinstance(it[f], str) and it[f].strip()):
             say(f"field {f!r} must be null or a non-empty string")
     if probs:
         return probs
 
-    if not re.fullmatch(r"cb\d{3,}", it["id"]):
-        say("id must look like 'cb001'")
+    if not re.fullmatch(ID_PREFIX + r"\d{3,}", it["id"]):
+        say(f"id must look like '{ID_PREFIX}001'")
     if it["id"] in seen_ids:
         say("duplicate id")
     seen_ids.add(it["id"])
@@ -202,7 +209,19 @@ def main() -> int:
     ap.add_argument("battery", nargs="?", default=str(HERE / "checker_battery.jsonl"))
     ap.add_argument("--sample-dir", default=str(SAMPLE_DIR))
     ap.add_argument("--cc0-dir", default=str(CC0_DIR))
+    ap.add_argument("--fresh", action="store_true", help="a later held-out battery: split heldout2, smaller minimums, "
+                    "no file of eval/checker_battery.jsonl")
     args = ap.parse_args()
+    global MIN_ITEMS, MIN_PASSAGES, MIN_SUPPORTED_PER_KIND, MIN_UNSUPPORTED_PER_KIND, SPLITS, ID_PREFIX
+    first_files: set = set()
+    if args.fresh:
+        MIN_ITEMS, MIN_PASSAGES, MIN_SUPPORTED_PER_KIND, MIN_UNSUPPORTED_PER_KIND = 150, 40, 20, 10
+        later = {"checker_battery2.jsonl": ("heldout2", "cc", 1), "checker_battery3.jsonl": ("heldout3", "cd", 2)}
+        split, ID_PREFIX, earlier = later.get(Path(args.battery).name, ("heldout2", "cc", 1))
+        SPLITS = (split,)
+        for name in ("checker_battery.jsonl", "checker_battery2.jsonl")[:earlier]:
+            with open(HERE / name, encoding="utf-8") as fh:
+                first_files |= {json.loads(x)["file"] for x in fh if x.strip()}
 
     tr = Transcripts(Path(args.sample_dir), Path(args.cc0_dir))
     problems: list[str] = []
@@ -223,6 +242,8 @@ def main() -> int:
                 continue
             items.append(it)
             problems += check_item(it, n, tr, seen)
+            if it.get("file") in first_files:
+                problems.append(f"{it.get('id')}: file {it.get('file')} is in an earlier battery (use another)")
 
     contexts: dict = {}
     for it in items:
@@ -243,6 +264,8 @@ def main() -> int:
     for k in SUPPORTED_KINDS:
         if kinds[k] < MIN_SUPPORTED_PER_KIND:
             problems.append(f"battery: {kinds[k]} {k!r} items (need at least {MIN_SUPPORTED_PER_KIND})")
+    if args.fresh and kinds["negation"] < 20:
+        problems.append(f"battery: {kinds['negation']} 'negation' items (need at least 20)")
     for k in UNSUPPORTED_KINDS:
         if kinds[k] < MIN_UNSUPPORTED_PER_KIND:
             problems.append(f"battery: {kinds[k]} {k!r} items (need at least {MIN_UNSUPPORTED_PER_KIND})")

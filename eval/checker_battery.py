@@ -6,10 +6,13 @@ Prints, per kind, how often the checker (rag.answer.verify, with the bundled emb
 balanced accuracy (mean of the accept rate on supported claims and the reject rate on unsupported ones) and the
 false-accept rate of each kind of wrong claim.
 
-    .venv/bin/python eval/checker_battery.py --split tuning|heldout|all [--backend torch|onnx-int8] [--show KIND]
+    .venv/bin/python eval/checker_battery.py --split tuning|heldout|all|heldout2 [--backend torch|onnx-int8]
+                                             [--show KIND]
 
-The battery is split by transcript file (eval/check_battery.py): change the checker on the tuning half only,
-and report both halves.
+The battery is split by transcript file (eval/check_battery.py). The first round of rule changes was chosen on
+the tuning half and measured once on the held-out half, which was then read to fix what it showed: both halves
+are tuning data now. `--split heldout2` reads eval/checker_battery2.jsonl (180 claims from 30 other files,
+written after that round by a helper that never ran the checker): the held-out set from then on.
 """
 from __future__ import annotations
 
@@ -30,15 +33,23 @@ from rag.settings import offline_environment  # noqa: E402
 SUPPORTED = ("verbatim", "paraphrase", "summary")
 WRONG = ("negation", "number", "date", "entity", "speaker", "question")
 BATTERY = ROOT / "eval" / "checker_battery.jsonl"
+BATTERY2 = ROOT / "eval" / "checker_battery2.jsonl"   # later held-out batteries (180 and 170 claims, other files)
+BATTERY3 = ROOT / "eval" / "checker_battery3.jsonl"
 
 
 def load(path: Path = BATTERY) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
+def _title(file: str) -> str:
+    """The briefing's title as an index gives it, near enough: the CC0 file names are their titles, hyphenated
+    ("2021-03-04-press-briefing-by-...-secretary-of-veterans-affairs-denis-mcdonough-march-4-2021")."""
+    return Path(file).stem.replace("-", " ")
+
+
 def passage(item: dict) -> Hit:
     """The cited passage as retrieval would give it: the official's words, the question as context."""
-    return Hit(chunk_id=item["id"], doc_id=item["file"], path=item["file"], title=Path(item["file"]).stem,
+    return Hit(chunk_id=item["id"], doc_id=item["file"], path=item["file"], title=_title(item["file"]),
                date=item.get("date"), source_url=None, publisher=None, kind="press briefing",
                speaker=item["speaker"], role=OFFICIAL, text=item["passage"], question=item.get("question"),
                rank=1, score=1.0)
@@ -77,14 +88,16 @@ def run(items: list[dict], encode) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--battery", type=Path, default=BATTERY)
-    ap.add_argument("--split", choices=("tuning", "heldout", "all"), default="all")
+    ap.add_argument("--battery", type=Path, default=None, help="default: eval/checker_battery.jsonl, or "
+                    "eval/checker_battery2.jsonl for --split heldout2")
+    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3"), default="all")
     ap.add_argument("--backend", default="torch", help="embedding backend of the checker (default torch)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--show", default=None, metavar="KIND", help="print the claims of one kind with the verdicts")
     args = ap.parse_args()
     offline_environment()
-    items = [i for i in load(args.battery) if args.split == "all" or i["split"] == args.split]
+    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3}.get(args.split, BATTERY)
+    items = [i for i in load(battery) if args.split == "all" or i["split"] == args.split]
     embedder = Embedder(backend=args.backend)
     if args.show:
         shown = [i for i in items if i["kind"] == args.show]

@@ -84,6 +84,48 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
 
 
+_SPELLED = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
+                                            "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+                                            .split())}
+_SPELLED.update({w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
+_SPELLED["dozen"] = "12"
+_SPELLED.update({w: str(i) for i, w in enumerate("second third fourth fifth sixth seventh eighth ninth tenth".split(), 2)})
+del _SPELLED["one"]            # "one of the", "no one": too often not a count
+_MAGNITUDES = set("tens dozens hundreds thousands millions billions trillions hundred thousand million billion "
+                  "trillion".split())
+_UNITS = {"hour": "hour", "hours": "hour", "day": "day", "days": "day", "daily": "day", "daylong": "day",
+          "week": "week", "weeks": "week", "weekly": "week", "month": "month", "months": "month",
+          "monthly": "month", "year": "year", "years": "year", "yearly": "year", "annual": "year",
+          "annually": "year", "decade": "decade", "decades": "decade"}
+
+
+_IMPLIED = {"both": "2", "pair": "2", "couple": "2", "today": "day", "tomorrow": "day", "yesterday": "day",
+            "tonight": "day", "decade": "10", "decades": "10"}
+
+
+def quantities(text: str, implied: bool = False) -> set[str]:
+    """The counts, sizes and spans a sentence states: its numbers (digits or spelled: "three" -> "3"), magnitude
+    words ("tens of millions") and units of time ("a week or two"). A claim may state only those its source does;
+    `implied` adds what a source's words imply ("both" -> "2", "tomorrow" -> "day", "10 years" -> "decade")."""
+    out = numbers(text)
+    prev = ""
+    for w in re.findall(r"[A-Za-z]+", text.lower()):
+        if w == "two" and prev in ("the", "these", "those"):   # "the two countries" points, it does not count
+            pass
+        elif w in _SPELLED:
+            out.add(_SPELLED[w])
+        elif w in _MAGNITUDES:
+            out.add(w)
+        elif w in _UNITS:
+            out.add(_UNITS[w])
+        if implied and w in _IMPLIED:   # what a source's words imply: "both" backs "the two", "tomorrow" a day
+            out.add(_IMPLIED[w])
+        prev = w
+    if implied and "10" in out and "year" in out:
+        out.add("decade")
+    return out
+
+
 def names(sentence: str) -> set[str]:
     """Capitalised words after the first word (proper names, places, organisations), normalised."""
     toks = WORD.findall(sentence)

@@ -1,7 +1,8 @@
 """The answer checker on the hand-written claim battery (eval/checker_battery.jsonl: 486 claims citing real passages
 of the sample and the CC0 corpus, half supported, half wrong in one of six ways). The issue's targets (balanced
 accuracy >= 0.90, false accepts <= 3% for every kind) are not met; these tests hold the checker to what it does
-today (eval/RESULTS.md), so a change that lets more wrong claims through, or rejects more right ones, fails here.
+today (eval/RESULTS.md), so a change that lets more wrong claims through, or rejects more right ones, fails here,
+and name one claim for each rule of the checker, so that the rule that breaks is the test that fails.
 `python eval/checker_battery.py` prints the table."""
 import subprocess
 import sys
@@ -15,8 +16,9 @@ sys.path.insert(0, str(ROOT / "eval"))
 import checker_battery  # noqa: E402
 
 # measured 2026-12-01 on all 486 claims (torch embedder): the most each kind of wrong claim may be accepted
-FALSE_ACCEPT_MAX = {"negation": 0.12, "number": 0.11, "date": 0.0, "entity": 0.09, "speaker": 0.03, "question": 0.05}
-SUPPORTED_ACCEPT_MIN = 0.32   # measured 0.332: the checker is strict (half of near-verbatim claims are refused)
+# (before the second round: negation 0.111, number 0.100, entity 0.085, speaker 0.029, question 0.047)
+FALSE_ACCEPT_MAX = {"negation": 0.07, "number": 0.05, "date": 0.0, "entity": 0.13, "speaker": 0.0, "question": 0.0}
+SUPPORTED_ACCEPT_MIN = 0.45   # measured 0.457 (0.332 before): still strict, a "not" nearby refuses a right claim
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +47,26 @@ def test_battery_is_valid(corpus_dir):
     out = subprocess.run([sys.executable, str(ROOT / "eval" / "check_battery.py"), "--cc0-dir", str(corpus_dir)],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0 and "0 problem" in out.stdout, out.stdout[-2000:]
+
+
+# one claim per rule of the checker (rag/answer/verify.py), from the batteries: (id, accepted?, why)
+RULES = [
+    ("cb182", True, "'U.S.' for the official's 'we' (rag.answer.aliases)"),
+    ("cb260", True, "'U.S.-Egyptian': each part of a hyphenated name"),
+    ("cb468", True, "'Five of the seven U.S. treaty alliances' for 'Five of our seven'"),
+    ("cb286", True, "'On July 22, 2021, Walensky said': the passage's own day, the month by name"),
+    ("cb035", False, "'On July 29, 2021, ...' for a briefing of July 22"),
+    ("cb026", False, "'a three-day meeting' for 'about a daylong meeting': spelled numbers and units of time"),
+    ("cb300", False, "'three bilateral engagements' for 'two bilateral engagements'"),
+    ("cb408", False, "'is imminent': only the reporter's question says it"),
+    ("cb083", False, "'demilitarizing' for 'militarizing': a negating prefix"),
+    ("cc041", False, "'less sophisticated' for 'much more sophisticated': a word and its opposite"),
+    ("cb213", False, "'was timed to the anniversary' for 'it wasn't timed to the anniversary'"),
+]
+
+
+@pytest.mark.parametrize("cid,ok,why", RULES, ids=[r[0] for r in RULES])
+def test_each_rule_on_a_real_claim(cid, ok, why):
+    from rag.encoders import Embedder
+    items = {i["id"]: i for i in checker_battery.load() + checker_battery.load(checker_battery.BATTERY2)}
+    assert checker_battery.accepted(items[cid], Embedder().encode) is ok, why
