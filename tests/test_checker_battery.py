@@ -17,8 +17,8 @@ import checker_battery  # noqa: E402
 
 # measured 2026-12-01 on all 486 claims (torch embedder): the most each kind of wrong claim may be accepted
 # (before the second round: negation 0.111, number 0.100, entity 0.085, speaker 0.029, question 0.047)
-FALSE_ACCEPT_MAX = {"negation": 0.07, "number": 0.05, "date": 0.0, "entity": 0.13, "speaker": 0.0, "question": 0.0}
-SUPPORTED_ACCEPT_MIN = 0.45   # measured 0.457 (0.332 before): still strict, a "not" nearby refuses a right claim
+FALSE_ACCEPT_MAX = {"negation": 0.07, "number": 0.05, "date": 0.0, "entity": 0.11, "speaker": 0.0, "question": 0.0}
+SUPPORTED_ACCEPT_MIN = 0.45   # measured 0.453 (0.332 before): still strict, a "not" nearby refuses a right claim
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,14 @@ def test_wrong_claims_are_rejected(verdicts, kind):
 def test_supported_claims_are_accepted_as_often_as_measured(verdicts):
     supported = [ok for k in checker_battery.SUPPORTED for ok in verdicts[k]]
     assert len(supported) >= 150 and sum(supported) / len(supported) >= SUPPORTED_ACCEPT_MIN
+
+
+@pytest.mark.parametrize("name", ["checker_battery2.jsonl", "checker_battery3.jsonl"])
+def test_fresh_batteries_are_valid(corpus_dir, name):
+    """The later held-out batteries: verbatim passages, their own ids and split, no file of an earlier battery."""
+    out = subprocess.run([sys.executable, str(ROOT / "eval" / "check_battery.py"), str(ROOT / "eval" / name),
+                          "--fresh", "--cc0-dir", str(corpus_dir)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and "0 problem" in out.stdout, out.stdout[-2000:]
 
 
 def test_battery_is_valid(corpus_dir):

@@ -162,3 +162,25 @@ def test_a_sentence_saying_the_opposite_is_caught(encode):
     c = r.checks[0]
     assert c.status in ("replaced", "removed") and "opposite" in c.reasons[5]
     assert "have been implemented" not in r.text   # at most the verbatim quote stands in for it
+
+
+def test_a_claim_must_be_said_in_one_place(encode):
+    """A claim assembled from words scattered over a long turn is refused (a SmolLM2 sentence that passed before:
+    "willing", "end", "complete", "Korean Peninsula" are all somewhere in this 24-sentence answer, "sit down",
+    "goal" and "denuclearization" nowhere), while a sentence of that turn, reworded, is kept."""
+    import re
+    from pathlib import Path
+    raw = (Path(__file__).resolve().parent.parent / "data" / "briefings" / "004_e77c5bc27b68646e.txt").read_text()
+    m = re.search(r"SENIOR ADMINISTRATION OFFICIAL:\s+(Thanks\.\s+And thanks, guys.*?)\n(?=[A-Z][A-Z .]+:|Q\s)", raw,
+                  re.S)
+    turn = re.sub(r"[ \t]*\n[ \t]*(?!\n)", " ", m.group(1)).strip()
+    assert len(turn.split()) > 300
+    p = hit(5, "SENIOR ADMINISTRATION OFFICIAL", OFFICIAL, turn, date="2021-03-23",
+            title="Background Press Call by Senior Administration Officials on the Democratic People’s Republic of Korea")
+    out = ("According to SENIOR ADMINISTRATION OFFICIAL, the U.S. is willing to sit down with Pyongyang, and the end "
+           "goal is to achieve a complete denuclearization of the Korean Peninsula [1]. "
+           "The official said the U.S. had consulted broadly throughout the interagency and engaged deeply with "
+           "its allies [1].")
+    v = verify(out, [p], encode, replace=False)
+    assert by_text(v, "willing to sit down").status == "removed"
+    assert by_text(v, "consulted broadly").status == "kept"

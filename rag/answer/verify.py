@@ -255,12 +255,13 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
         return Support(False, f"{', '.join(sorted(missing_names))} not in [{view.n}]", sim, best)
     aliased = {w for w in names(sentence) if w not in view.vocab_words}   # backed by another name ("U.S.": "we")
     cw = content_words(sentence)
-    cover = sum(stem(w) in view.vocab_stems or w in aliased for w in cw) / len(cw) if cw else 0.0
     if not cw:
         return Support(False, "no content", sim, best)
+    cover = _window_cover(cw, aliased, view, reach=2)
     if cover < current().answer.cover_min:
         absent = [w for w in cw if stem(w) not in view.vocab_stems and w not in aliased]
-        return Support(False, f"words not in [{view.n}]: {', '.join(absent[:5])}", sim, best, cover)
+        where = ", ".join(absent[:5]) or "they are spread over the passage, not said in one place"
+        return Support(False, f"words not in [{view.n}]: {where}", sim, best, cover)
     stray = _stray_clause(sentence, view, aliased)
     if stray:
         return Support(False, stray, sim, best, cover)
@@ -275,19 +276,27 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
     why = check_attribution(sentence, view.hit)
     if why:
         return Support(False, why, sim, best, cover)
-    if sim < current().answer.sim_min and not (len(cw) >= 4 and _all_near(cw, aliased, view)):
+    if sim < current().answer.sim_min and not (len(cw) >= 4 and _window_cover(cw, aliased, view, 1, meta=False) == 1.0):
         return Support(False, f"not close in meaning to [{view.n}] (cosine {sim:.2f})", sim, best, cover)
     return Support(True, "supported", sim, best, cover)
 
 
-def _all_near(cw: list[str], aliased: set[str], view: PassageView) -> bool:
-    """Whether three adjacent sentences of the passage hold every content word of the claim: then, for a claim of
-    four content words or more, the lexical checks above have compared it word by word, and a low cosine only says
-    the passage sentence is longer ("... and now we have reached that in the fourth quarter of 2021, which
-    underscores ..."). A shorter claim ("PWNED.") still needs the cosine."""
-    need = {stem(w) for w in cw if w not in aliased}
-    sentence_stems = [{stem(w) for w in words(view.sentence(i))} for i in range(len(view.spans))]
-    return any(need <= set().union(*sentence_stems[max(0, i - 1):i + 2]) for i in range(len(sentence_stems)))
+def _window_cover(cw: list[str], aliased: set[str], view: PassageView, reach: int, meta: bool = True) -> float:
+    """The largest share of the claim's content words that one stretch of the passage holds (a sentence and `reach`
+    neighbours on each side, with the speaker, title and date unless `meta` is False): a claim must be said in one place, not assembled
+    from words scattered over a long turn ("willing ... end ... complete ... Korean Peninsula" over 24 sentences
+    backed "the U.S. is willing to sit down with Pyongyang"). Names backed by another name (`aliased`) count.
+    Within one sentence and its neighbours every word of the claim means, for a claim of four content words or
+    more, that the lexical checks have compared it word by word, and a low cosine only says the passage sentence
+    is longer ("... and now we have reached that in the fourth quarter of 2021, which underscores ...")."""
+    around = {stem(w) for w in words(" ".join(x for x in (view.hit.speaker, view.hit.title, view.hit.date) if x))
+              } if meta else set()
+    per = [{stem(w) for w in words(view.sentence(i))} for i in range(len(view.spans))]
+    best = 0.0
+    for i in range(len(per)):
+        there = around.union(*per[max(0, i - reach):i + reach + 1])
+        best = max(best, sum(stem(w) in there or w in aliased for w in cw) / len(cw))
+    return best
 
 
 def _stray_clause(sentence: str, view: PassageView, aliased: set[str]) -> Optional[str]:
