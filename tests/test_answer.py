@@ -115,3 +115,18 @@ def test_cli_ask_bad_model_path_is_a_clear_error(sample_index, tmp_path):
                           str(sample_index.path), "--model", str(tmp_path / "missing.gguf")],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 2 and "missing.gguf" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("question,words", [
+    # the best sentence only restates the question ("many of you have asked about the status of ..."): the
+    # quote goes on to the sentence that answers
+    ("What did the officials say about North Korea policy review?", "final stages of that review"),
+    # "how many": the quote is the sentence with the number
+    ("How many doses of Pfizer vaccine did the President announce the U.S. would donate?", "500 million"),
+])
+def test_the_digest_quotes_the_sentence_that_answers(sample_index, question, words):
+    from rag.answer.evidence import select_digest
+    from rag.answer.pipeline import gather
+    _, _, views, evidence = gather(sample_index, question, 5)
+    first = select_digest(evidence)[0]
+    assert words in views[first.n - 1].hit.text[first.start:first.end]

@@ -2,6 +2,10 @@
 whether the passages answer it at all. Takes a question and prepared passages; gives scored `Evidence`, a
 `Gate`, the digest's selection and the excerpts the model reads.
 
+The quote of a passage is its sentence closest to the question (cosine plus a share of its words), preferring one
+that holds the kind of fact asked for (`asked_for`: a number, a date, a name), extended by the next sentence when
+it is short and that one is on topic, or when it only restates the question.
+
 Abstention is one score (settings.answer): the best evidence score (an official's sentence: cosine to the
 question plus a share of its words), less `unknown_name_penalty` when the question names something the whole
 archive never mentions (after mapping a capital used for its government, "Beijing" -> china, and ignoring
@@ -20,7 +24,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from rag.answer.verify import PassageView, supporting
-from rag.lexicon import content_words, names, stem, words
+from rag.lexicon import content_words, names, quantities, stem, words
 from rag.records import Hit
 from rag.settings import current
 
@@ -61,14 +65,54 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
         lex = np.array([len(stems & {stem(w) for w in content_words(v.sentence(i))}) / max(1, len(stems))
                         for i in range(len(v.spans))])
         scores = sims + cfg.lexical_weight * lex
-        best = int(np.argmax(scores))
+        kind = asked_for(question)   # the quote prefers the kind of fact asked for; the gate reads `scores` alone
+        choice = scores + (cfg.answer_type_weight * np.array([holds(v.sentence(i), kind, question)
+                                                               for i in range(len(v.spans))]) if kind else 0.0)
+        best = int(np.argmax(choice))
         start, end = v.spans[best]
-        # extend a short sentence with the next one when that one is on topic too
-        if best + 1 < len(v.spans) and (end - start) < 120 and scores[best + 1] >= scores[best] - 0.1 \
-                and v.spans[best + 1][1] - start <= cfg.quote_max_chars:
+        # extend the sentence with the next one when that one is on topic too and the sentence is short, or when the
+        # sentence only restates the question (the answer follows it); never past quote_max_chars
+        if best + 1 < len(v.spans) and v.spans[best + 1][1] - start <= cfg.quote_max_chars and (
+                ((end - start) < 120 and scores[best + 1] >= scores[best] - 0.1)
+                or len({stem(w) for w in content_words(v.sentence(best))} - stems - _LEAD_IN) < cfg.restate_novel_min):
             end = v.spans[best + 1][1]
-        found.append(Evidence(v.n, float(scores[best]), best, start, end))
+        found.append(Evidence(v.n, float(np.max(scores)), best, start, end))   # score: the gate's, unchanged
     return sorted(found, key=lambda e: -e.score)
+
+
+_KINDS = (("number", re.compile(r"^\s*(?:how (?:many|much|long|far|big|large|often)|by how much|what (?:number|percent"
+                                r"|percentage|share|amount|proportion|sum|size))\b", re.I)),
+          ("date", re.compile(r"^\s*(?:when|what (?:date|day|year|month|time)|on what (?:date|day)|by when|since when)\b"
+                              r"|\bon what date\b", re.I)),
+          ("name", re.compile(r"^\s*(?:who|whom|whose|where|which (?:countries|country|officials?|leaders?|"
+                              r"companies|company|city|cities|organi[sz]ations?))\b", re.I)))
+_DATE = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december|"
+                   r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|yesterday|"
+                   r"(?:next|last|this) (?:week|month|year)|(?:19|20)\d\d)\b", re.I)
+
+
+# words that lead in to an answer without being one ("On a related note, many of you have asked about the status
+# of ...", "In terms of the update on ...")
+_LEAD_IN = {stem(w) for w in "asked ask asking status update updates note related regard respect terms point matter "
+                              "issue issues topic subject".split()}
+
+
+def asked_for(question: str) -> Optional[str]:
+    """What kind of fact the question asks for: "number" (how many, what percentage), "date" (when, on what
+    date) or "name" (who, where, which countries); None for other questions."""
+    for kind, pattern in _KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds(sentence: str, kind: str, question: str) -> bool:
+    """Whether the sentence holds a fact of that kind that the question does not already state."""
+    if kind == "number":
+        return bool(quantities(sentence) - quantities(question) - {"day", "week", "month", "year", "hour", "decade"})
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    return bool(names(sentence) - names(question) - MONTHS)
 
 
 def topic_words(question: str) -> list[str]:
