@@ -8,6 +8,7 @@ product writes; `parse_citations` also reads the looser forms a model writes ("(
 """
 from __future__ import annotations
 
+import calendar
 import re
 
 import pysbd
@@ -80,6 +81,9 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if len(w) > 2 and w not in STOP and w not in GENERIC]
 
 
+MONTH_NAMES = tuple(m.lower() for m in calendar.month_name[1:])   # "january" ... "december"
+
+
 def numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
 
@@ -89,7 +93,8 @@ _SPELLED = {w: str(i) for i, w in enumerate("zero one two three four five six se
                                             .split())}
 _SPELLED.update({w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
 _SPELLED["dozen"] = "12"
-_SPELLED.update({w: str(i) for i, w in enumerate("second third fourth fifth sixth seventh eighth ninth tenth".split(), 2)})
+_SPELLED.update({w: str(i) for i, w in enumerate("second third fourth fifth sixth seventh eighth ninth tenth".split(),
+                                                 2)})
 del _SPELLED["one"]            # "one of the", "no one": too often not a count
 _MAGNITUDES = set("tens dozens hundreds thousands millions billions trillions hundred thousand million billion "
                   "trillion".split())

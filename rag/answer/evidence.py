@@ -24,15 +24,14 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from rag.answer.verify import PassageView, supporting
-from rag.lexicon import content_words, names, quantities, stem, words
+from rag.lexicon import MONTH_NAMES, content_words, names, quantities, stem, words
 from rag.records import Hit
 from rag.settings import current
 
 ALIASES = {"washington": "u.s", "beijing": "china", "moscow": "russia", "kremlin": "russia", "pyongyang": "korea",
            "kyiv": "ukraine", "kiev": "ukraine", "taipei": "taiwan", "tehran": "iran", "tokyo": "japan",
            "seoul": "korea", "havana": "cuba", "minsk": "belarus", "ankara": "turkey", "delhi": "india"}
-MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december"}
+MONTHS = set(MONTH_NAMES)
 
 
 def topic_of(question: str) -> str:
@@ -58,14 +57,13 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
     qv = encode([question, topic])
     stems = {stem(w) for w in content_words(question)}
     found = []
+    kind = asked_for(question)   # the quote prefers the kind of fact asked for; the gate reads `scores` alone
     for v in views:
         if not supporting(v.hit) or not len(v.vectors):
             continue
         sims = np.max(v.vectors @ qv.T, axis=1)
-        lex = np.array([len(stems & {stem(w) for w in content_words(v.sentence(i))}) / max(1, len(stems))
-                        for i in range(len(v.spans))])
+        lex = np.array([len(stems & v.sentence_content[i]) / max(1, len(stems)) for i in range(len(v.spans))])
         scores = sims + cfg.lexical_weight * lex
-        kind = asked_for(question)   # the quote prefers the kind of fact asked for; the gate reads `scores` alone
         choice = scores + (cfg.answer_type_weight * np.array([holds(v.sentence(i), kind, question)
                                                                for i in range(len(v.spans))]) if kind else 0.0)
         best = int(np.argmax(choice))
@@ -74,7 +72,7 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
         # sentence only restates the question (the answer follows it); never past quote_max_chars
         if best + 1 < len(v.spans) and v.spans[best + 1][1] - start <= cfg.quote_max_chars and (
                 ((end - start) < 120 and scores[best + 1] >= scores[best] - 0.1)
-                or len({stem(w) for w in content_words(v.sentence(best))} - stems - _LEAD_IN) < cfg.restate_novel_min):
+                or len(v.sentence_content[best] - stems - _LEAD_IN) < cfg.restate_novel_min):
             end = v.spans[best + 1][1]
         found.append(Evidence(v.n, float(np.max(scores)), best, start, end))   # score: the gate's, unchanged
     return sorted(found, key=lambda e: -e.score)
@@ -82,12 +80,13 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
 
 _KINDS = (("number", re.compile(r"^\s*(?:how (?:many|much|long|far|big|large|often)|by how much|what (?:number|percent"
                                 r"|percentage|share|amount|proportion|sum|size))\b", re.I)),
-          ("date", re.compile(r"^\s*(?:when|what (?:date|day|year|month|time)|on what (?:date|day)|by when|since when)\b"
+          ("date", re.compile(r"^\s*(?:when|what (?:date|day|year|month|time)|on what (?:date|day)|by when|"
+                              r"since when)\b"
                               r"|\bon what date\b", re.I)),
           ("name", re.compile(r"^\s*(?:who|whom|whose|where|which (?:countries|country|officials?|leaders?|"
                               r"companies|company|city|cities|organi[sz]ations?))\b", re.I)))
-_DATE = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december|"
-                   r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|yesterday|"
+_DATE = re.compile(r"\b(?:" + "|".join(MONTH_NAMES) + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                   r"today|tomorrow|tonight|yesterday|"
                    r"(?:next|last|this) (?:week|month|year)|(?:19|20)\d\d)\b", re.I)
 
 

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 _NEGATION = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|cannot|without|(?:declined|refused|failed) to|"
                        r"avoid(?:s|ed|ing)?)\b|n[’']t\b", re.I)
-_CLAUSE_BREAK = re.compile(r"(?<!\d),|,(?!\d{3})|[;:()—–]|(?<![ .][A-Z])[.!?…][”\"’)]?\s|\s-\s|\b(?:but|while|whereas|although|though|yet|and|because)\b",
-                           re.I)
+_CLAUSE_BREAK = re.compile(r"(?<!\d),|,(?!\d{3})|[;:()—–]|(?<![ .][A-Z])[.!?…][”\"’)]?\s|\s-\s|"
+                           r"\b(?:but|while|whereas|although|though|yet|and|because)\b", re.I)
 
 
 def clause_polarity(text: str) -> list[tuple[set[str], bool]]:
@@ -85,14 +85,14 @@ def polarity_clash(claim: str, view: PassageView) -> bool:
             continue
         mine_negated = negated(clause)
         if not any(neg == mine_negated for (_, neg), o in zip(view.clauses, overlaps) if o == top):
-            return True   # (disagreeing with any tied clause instead: 2 more supported claims refused, 1 negation caught)
+            return True   # (disagreeing with any tied clause instead: 2 more right claims refused, 1 negation caught)
     return False
 
 
 def window(view: PassageView, mine: set[str], reach: int) -> Optional[str]:
     """The passage sentence(s) sharing most content stems with `mine` (two at least), with `reach` neighbours on
     each side. None when no sentence shares two."""
-    overlaps = [len(mine & {stem(w) for w in content_words(view.sentence(i))}) for i in range(len(view.spans))]
+    overlaps = [len(mine & theirs) for theirs in view.sentence_content]
     top = max(overlaps, default=0)
     if top < 2:
         return None

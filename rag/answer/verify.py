@@ -36,10 +36,10 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from rag.answer.aliases import implied_names, same_name
-from rag.answer.polarity import (clause_polarity, clause_spans, clauses, opposite_word, polarity_clash,
+from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polarity_clash,
                                 polarity_differs, turned_around, window)
-from rag.lexicon import (GENERIC, STOP, WORD, content_words, names, norm_word, numbers, parse_citations, quantities,
-                         split_sentences, stem, words)
+from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations,
+                         quantities, split_sentences, stem, words)
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
 
@@ -152,7 +152,8 @@ class PassageView:
     vocab_stems: set[str]
     vocab_quantities: set[str]
     clauses: list[tuple[set[str], bool]]     # each clause of the passage: its content stems, negated or not
-    clause_spans: list[tuple[int, int]]       # where each clause is in the passage text
+    sentence_stems: list[set[str]]            # each sentence's word stems
+    sentence_content: list[set[str]]          # each sentence's content-word stems
 
     def sentence(self, i: int) -> str:
         a, b = self.spans[i]
@@ -167,8 +168,9 @@ def prepare(passages: Sequence[Hit], encode: Encode) -> list[PassageView]:
         ws = set(words(hit.text + " " + meta))
         ws |= implied_names(ws)
         views.append(PassageView(n, hit, spans, np.zeros((0, 0)), np.zeros(0), ws, {stem(w) for w in ws},
-                                 quantities(hit.text + " " + meta, implied=True),
-                                 clause_polarity(hit.text), clause_spans(hit.text)))
+                                 quantities(hit.text + " " + meta, implied=True), clause_polarity(hit.text),
+                                 [{stem(w) for w in words(hit.text[a:b])} for a, b in spans],
+                                 [{stem(w) for w in content_words(hit.text[a:b])} for a, b in spans]))
         texts.append(hit.text)
         owners.append((n - 1, None))
         for i, (a, b) in enumerate(spans):
@@ -186,18 +188,15 @@ def prepare(passages: Sequence[Hit], encode: Encode) -> list[PassageView]:
     return views
 
 
-_MONTHS = ("january february march april may june july august september october november december").split()
-
-
 def _month(date: Optional[str]) -> Optional[str]:
     """The month's name of an ISO date ("2021-07-22" -> "july"): a claim may date the passage "On July 22"."""
     try:
-        return _MONTHS[int(date.split("-")[1]) - 1] if date else None
+        return MONTH_NAMES[int(date.split("-")[1]) - 1] if date else None
     except (IndexError, ValueError):
         return None
 
 
-_DATED = re.compile(r"^\s*On ((" + "|".join(m.title() for m in _MONTHS) + r")\s+(\d{1,2})(?:st|nd|rd|th)?"
+_DATED = re.compile(r"^\s*On ((" + "|".join(MONTH_NAMES) + r")\s+(\d{1,2})(?:st|nd|rd|th)?"
                     r"(?:,?\s+(\d{4}))?),", re.I)
 
 
@@ -207,7 +206,7 @@ def _wrong_day(sentence: str, date: Optional[str]) -> Optional[str]:
     m = _DATED.match(sentence)
     if not m:
         return None
-    month, day, year = _MONTHS.index(m.group(2).lower()) + 1, int(m.group(3)), m.group(4)
+    month, day, year = MONTH_NAMES.index(m.group(2).lower()) + 1, int(m.group(3)), m.group(4)
     try:
         y, mo, d = (int(x) for x in (date or "").split("-"))
     except ValueError:
@@ -218,7 +217,8 @@ def _wrong_day(sentence: str, date: Optional[str]) -> Optional[str]:
 def _unbacked_quantities(text: str, backed: set[str], date: Optional[str]) -> set[str]:
     """The quantities of `text` that `backed` lacks; a number written in digits may also be the passage's date
     ("On June 16" for 2021-06-16), a spelled one not ("three sessions" is not the month of 2021-03-23)."""
-    return {q for q in quantities(text) - backed if not (q in _date_numbers(date) and q in numbers(text))}
+    dated, digits = _date_numbers(date), numbers(text)
+    return {q for q in quantities(text) - backed if not (q in dated and q in digits)}
 
 
 def _date_numbers(date: Optional[str]) -> set[str]:
@@ -283,15 +283,15 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
 
 def _window_cover(cw: list[str], aliased: set[str], view: PassageView, reach: int, meta: bool = True) -> float:
     """The largest share of the claim's content words that one stretch of the passage holds (a sentence and `reach`
-    neighbours on each side, with the speaker, title and date unless `meta` is False): a claim must be said in one place, not assembled
-    from words scattered over a long turn ("willing ... end ... complete ... Korean Peninsula" over 24 sentences
-    backed "the U.S. is willing to sit down with Pyongyang"). Names backed by another name (`aliased`) count.
-    Within one sentence and its neighbours every word of the claim means, for a claim of four content words or
-    more, that the lexical checks have compared it word by word, and a low cosine only says the passage sentence
-    is longer ("... and now we have reached that in the fourth quarter of 2021, which underscores ...")."""
+    neighbours on each side, with the speaker, title and date unless `meta` is False): a claim must be said in one
+    place, not assembled from words scattered over a long turn ("willing ... end ... complete ... Korean Peninsula"
+    over 24 sentences backed "the U.S. is willing to sit down with Pyongyang"). Names backed by another name
+    (`aliased`) count. Within one sentence and its neighbours every word of the claim means, for a claim of four
+    content words or more, that the lexical checks have compared it word by word, and a low cosine only says the
+    passage sentence is longer ("... and now we have reached that in the fourth quarter of 2021, which underscores ...")."""
     around = {stem(w) for w in words(" ".join(x for x in (view.hit.speaker, view.hit.title, view.hit.date) if x))
               } if meta else set()
-    per = [{stem(w) for w in words(view.sentence(i))} for i in range(len(view.spans))]
+    per = view.sentence_stems
     best = 0.0
     for i in range(len(per)):
         there = around.union(*per[max(0, i - reach):i + reach + 1])
