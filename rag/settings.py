@@ -176,6 +176,12 @@ class IndexSettings:
     embed_backend: str = "torch"        # for a new index; an existing index keeps its own
     # texts per encode call: the encoders sort each call by length, so bigger calls pad less (`rag bench`)
     embed_batch: int = 512
+    # texts per ONNX run (the int8 and fp32 backends): the runtime's memory arena keeps the largest batch's
+    # attention buffers. 2,560 CC0 chunks, int8, two cores: 32 -> 144 chunks/s, +516 MB; 16 -> 147-157/s,
+    # +254 MB; 8 -> 151/s, +137 MB. int8 scales activations per batch, so a text's vector depends a little on
+    # its batch; cosine to the torch vectors is as high at 8 as at 32 (mean 0.9919 vs 0.9917, min 0.973 vs
+    # 0.964, 800 chunks). Measured with a probe of OnnxEncoder.encode (eval/RESULTS.md, "Phase 2 in 1.5 GB").
+    onnx_batch: int = 8
     # commit a generation after this many freshly embedded chunks (growing with the index unless fixed)
     checkpoint_chunks: int = 4096
     checkpoint_fixed: bool = False      # True when RAG_CHECKPOINT_CHUNKS is set: a fixed interval

@@ -123,3 +123,19 @@ def test_index_records_its_backend_and_refuses_another(sample_dir, sample_index,
     print(f"Index dense top-5 overlap int8 vs torch: {np.mean(overlap):.3f}")
     assert np.mean(overlap) >= 0.7
     assert Index.open(sample_index.path).embedder.backend == "torch"
+
+
+def test_an_onnx_ingest_and_search_never_import_torch(int8, sample_dir, tmp_path):
+    """torch (~190 MB resident) is for the torch backend and the one-time export: an int8 ingest (chunker and
+    encoder read tokenizer.json with `tokenizers`) and its searches run without it."""
+    import subprocess
+    import sys
+    from reliability_util import env
+    code = ("import sys; from rag import Index; "
+            f"i = Index.build([{str(sample_dir)!r}], path={str(tmp_path / 'ix')!r}, backend='onnx-int8', progress=False); "
+            "assert i.view.embedded == len(i) > 200; "
+            "assert i.search('end-of-war declaration', k=3, mode='hybrid'); "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env())
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "False"

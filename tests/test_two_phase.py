@@ -80,6 +80,51 @@ def test_a_vectors_only_generation_links_the_chunk_and_bm25_files(lexical_dir, t
     Index.open(folder)   # verifies every checksum
 
 
+def test_checkpoints_keep_the_graph_and_the_rows_after_it_are_searched_exactly(lexical_dir, tmp_path, monkeypatch):
+    """Phase 2 holds only a checkpoint's own rows in memory: a checkpoint links the FAISS file of the one before
+    (its rows after the graph's are searched exactly) and the last one grows the graph (here an HNSW graph)."""
+    import numpy as np
+    from rag.encoders import Embedder
+    from rag.indexing import ann
+    from rag.retrieval import Filters
+
+    folder = _copy(lexical_dir, tmp_path / "index")
+    use(replace(current(), index=replace(current().index, checkpoint_chunks=60, exact_max=100)))
+    real, calls = Embedder.encode, []
+
+    def killed_after_three_checkpoints(self, texts, batch_size=None):
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        calls.append(len(texts))
+        return real(self, texts, batch_size)
+    monkeypatch.setattr(Embedder, "encode", killed_after_three_checkpoints)
+    index = Index.open(folder)
+    with pytest.raises(KeyboardInterrupt):
+        index.embed_pending()
+    monkeypatch.setattr(Embedder, "encode", real)
+
+    mid = Index.open(folder)
+    m = json.loads((folder / "manifest.json").read_text())
+    assert 0 < mid.view.embedded == m["embedded"] == len(mid.vectors) < len(mid)
+    assert mid.faiss_index.ntotal == 0                            # phase 1's empty graph, linked by each checkpoint
+    assert os.stat(folder / m["data"]["faiss"]).st_nlink >= 2
+    query = "end-of-war declaration for the Korean Peninsula"
+    qv = mid.embedder.encode_query(query)
+    ranked = mid.view.dense.rank(qv, 8, None, None, Filters(), None)
+    _, want = ann.exact_search(np.asarray(mid.vectors), qv, 8)
+    assert [row for row, _ in ranked] == want[0].tolist()
+    assert all(h.dense for h in mid.search(query, k=5, mode="dense"))
+    official = mid.search(query, k=3, mode="dense", speaker="official")   # a filter over the exact rows too
+    assert len(official) == 3 and all(h.role == "official" for h in official)
+
+    mid.embed_pending()                                           # the resume: the last checkpoint grows the graph
+    done = Index.open(folder)
+    assert done.view.embedded == len(done) == done.faiss_index.ntotal
+    assert ann.is_approximate(done.faiss_index)
+    _, exact = ann.exact_search(np.asarray(done.vectors), qv, 5)
+    assert [row for row, _ in done.view.dense.rank(qv, 5, None, None, Filters(), None)] == exact[0].tolist()
+
+
 def test_the_status_line_shows_the_vectors_being_embedded(lexical_dir, tmp_path):
     from ui.background import BackgroundVectors
     from ui.handlers import ChatHandlers

@@ -64,11 +64,13 @@ class Embedder:
     test can assert that an operation did no embedding work.
     """
 
-    def __init__(self, model: Optional[str] = None, batch_size: int = 32, device: str = "cpu",
+    def __init__(self, model: Optional[str] = None, batch_size: Optional[int] = None, device: str = "cpu",
                  backend: Optional[str] = None):
+        """`batch_size`: texts per model run; 32 for torch (sentence-transformers' default), settings.index.onnx_batch
+        for the ONNX backends."""
         self.name, self._source = model_identity(model)
         self.backend = resolve_backend(backend)
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (32 if self.backend == "torch" else current().index.onnx_batch)
         self.device = device
         self.texts_embedded = 0
         self._model = None

@@ -155,27 +155,51 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def _word_pieces(model_path: Path):
+    """(the folder's tokenizer.json as a `tokenizers.Tokenizer` without padding, its pad id), or (None, 0)."""
+    f = model_path / "tokenizer.json"
+    if not f.is_file():
+        return None, 0
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(f))
+    raw.no_padding()
+    raw.no_truncation()
+    pad = None
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        cfg = model_path / name
+        if pad is None and cfg.is_file():
+            token = json.loads(cfg.read_text()).get("pad_token")
+            token = token.get("content") if isinstance(token, dict) else token
+            pad = raw.token_to_id(token) if token else None
+    return raw, pad or 0
+
+
+def _model_max_length(model_path: Path) -> int:
+    """The tokenizer's own limit (tokenizer_config.json), as transformers reads it; very large when unset."""
+    cfg = model_path / "tokenizer_config.json"
+    n = json.loads(cfg.read_text()).get("model_max_length") if cfg.is_file() else None
+    return int(n) if isinstance(n, (int, float)) and n > 0 else int(1e30)
+
+
 class OnnxEncoder:
     """Drop-in for `SentenceTransformer.encode` on CPU: returns unit float32 vectors."""
 
     def __init__(self, model_path: str | Path | None = None, quantized: bool = True,
                  batch_size: int = DEFAULT_BATCH, threads: int | None = None):
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         self.model_path = Path(model_path) if model_path else default_embedding_model_path()
         self.backend = "onnx-int8" if quantized else "onnx"
         self.onnx_path = export_onnx(self.model_path, quantized)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
-        self.input_names = list(self.tokenizer.model_input_names)
-        self.max_seq_length = min(max_seq_length(self.model_path), self.tokenizer.model_max_length)
-        self._rust = None
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None:
-            from tokenizers import Tokenizer
-            self._rust = Tokenizer.from_str(backend.to_str())
-            self._rust.no_padding()
+        self._hf_tokenizer = None
+        self._rust, self.pad_id = _word_pieces(self.model_path)
+        if self._rust is not None:
+            self.max_seq_length = min(max_seq_length(self.model_path), _model_max_length(self.model_path))
             self._rust.enable_truncation(self.max_seq_length)
+        else:   # no tokenizer.json: the slow transformers tokenizer
+            self.max_seq_length = min(max_seq_length(self.model_path), self.tokenizer.model_max_length)
+            self.pad_id = self.tokenizer.pad_token_id or 0
         self.batch_size = batch_size
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -184,9 +208,19 @@ class OnnxEncoder:
         # busy-waiting threads steal the cores from the tokenizer and from other processes
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
         shape = self.session.get_outputs()[0].shape
         self.dim = shape[1] if isinstance(shape[1], int) else int(json.loads(
             (self.model_path / "config.json").read_text())["hidden_size"])
+
+    @property
+    def tokenizer(self):
+        """The transformers tokenizer of the model folder (for a chunker sized to another model); loaded only
+        when asked for: it imports torch, which encoding through ONNX does not need."""
+        if self._hf_tokenizer is None:
+            from transformers import AutoTokenizer
+            self._hf_tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+        return self._hf_tokenizer
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dim
@@ -207,7 +241,7 @@ class OnnxEncoder:
             return np.zeros((0, self.dim), np.float32)
         unique = list(dict.fromkeys(texts))   # identical texts (e.g. "Thank you.") are encoded once
         ids = self.tokenize(unique)
-        pad = self.tokenizer.pad_token_id or 0
+        pad = self.pad_id
         batches = length_buckets([len(x) for x in ids], batch_size or self.batch_size)
         bar = None
         if show_progress_bar:

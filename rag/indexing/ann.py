@@ -40,28 +40,54 @@ def make_faiss_index(vectors: np.ndarray, exact_max: Optional[int] = None, previ
     `previous`: the index of the generation before. When `vectors` only appends rows to it (same
     kind, same first and last old rows), it is copied and only the new rows are added; the
     previous object itself is never modified (searches may be using it)."""
-    import faiss
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     d = int(vectors.shape[1])
-    cfg = current().index
-    limit = cfg.exact_max if exact_max is None else exact_max
+    limit = current().index.exact_max if exact_max is None else exact_max
     approx = len(vectors) > limit
     if previous is not None and _appends(previous, vectors, approx):
-        index = faiss.clone_index(previous)
-        if approx:
-            index.hnsw.efSearch = cfg.ef_search
-        start = previous.ntotal
-    elif len(vectors) <= limit:
-        index, start = faiss.IndexFlatIP(d), 0
+        index, start = _copy(previous), previous.ntotal
     else:
-        # vectors stored as float16 inside the graph: half the memory of IndexHNSWFlat, same recall@10
-        # (0.9615 vs 0.9615 on 60,000 real CC0 chunk vectors, efSearch 512); exact searches use the float32 rows
-        index, start = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_fp16, cfg.hnsw_m,
-                                     faiss.METRIC_INNER_PRODUCT), 0
-        index.hnsw.efConstruction = cfg.ef_construction
-        index.hnsw.efSearch = cfg.ef_search
+        index, start = _new_index(d, approx), 0
     if len(vectors) > start:
         index.add(vectors[start:])
+    return index
+
+
+def grow_faiss_index(previous, total: int, dim: int, read_rows, on_rows=None):
+    """The FAISS index of `total` rows of which `previous` holds the first previous.ntotal (its rows, as a vectors-only
+    generation keeps them): a copy of it with the others added, or a new index when the kind changes (exact ->
+    HNSW past exact_max). `read_rows(start)` yields the rows from `start` on in blocks (read from the vector file,
+    so the whole matrix is never in memory); `on_rows(n)` is called after each block. `previous` is not modified."""
+    approx = total > current().index.exact_max
+    if previous is not None and previous.ntotal and previous.d == dim and is_approximate(previous) == approx:
+        index, start = _copy(previous), previous.ntotal
+    else:
+        index, start = _new_index(dim, approx), 0
+    for block in read_rows(start):
+        index.add(np.ascontiguousarray(block, dtype=np.float32))
+        if on_rows is not None:
+            on_rows(len(block))
+    return index
+
+
+def _copy(previous):
+    import faiss
+    index = faiss.clone_index(previous)
+    if is_approximate(index):
+        faiss.downcast_index(index).hnsw.efSearch = current().index.ef_search
+    return index
+
+
+def _new_index(d: int, approx: bool):
+    import faiss
+    cfg = current().index
+    if not approx:
+        return faiss.IndexFlatIP(d)
+    # vectors stored as float16 inside the graph: half the memory of IndexHNSWFlat, same recall@10
+    # (0.9615 vs 0.9615 on 60,000 real CC0 chunk vectors, efSearch 512); exact searches use the float32 rows
+    index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_fp16, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = cfg.ef_construction
+    index.hnsw.efSearch = cfg.ef_search
     return index
 
 
@@ -97,6 +123,27 @@ def _exact_subset(index, q: np.ndarray, n: int, allowed: np.ndarray, vectors) ->
         scores.append(row[top])
         ids.append(allowed[top])
     return np.asarray(scores, np.float32), np.asarray(ids, np.int64)
+
+
+def exact_rows(queries: np.ndarray, n: int, rows: np.ndarray, vectors, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-n (scores, ids) over `rows` of `vectors` (a memory map: read a block at a time, pages let go)."""
+    q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+    best_s = np.zeros((len(q), 0), np.float32)
+    best_i = np.zeros((len(q), 0), np.int64)
+    contiguous = len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows)
+    for a in range(0, len(rows), block):
+        part = rows[a:a + block]
+        if contiguous:   # a run of rows (the unfiltered tail): read as a slice, not gathered row by row
+            s = q @ np.asarray(vectors[int(part[0]):int(part[-1]) + 1], dtype=np.float32).T
+            _drop_pages(vectors)
+            top = np.argsort(-s, axis=1, kind="stable")[:, :n]
+            s, i = np.take_along_axis(s, top, 1), part[top]
+        else:
+            s, i = _exact_subset(None, q, n, part, vectors)
+        best_s, best_i = np.concatenate([best_s, s], 1), np.concatenate([best_i, i], 1)
+        order = np.lexsort((best_i, -best_s), axis=-1)[:, :n] if best_s.shape[1] else np.zeros((len(q), 0), np.int64)
+        best_s, best_i = np.take_along_axis(best_s, order, 1), np.take_along_axis(best_i, order, 1)
+    return best_s, best_i
 
 
 def _drop_pages(vectors) -> None:

@@ -425,7 +425,11 @@ class Index:
                        reuse: Optional[dict[str, np.ndarray]] = None) -> bool:
         """Embed rows without vectors in order, a generation per checkpoint (at most `checkpoints` of them),
         reusing by content the vectors of this generation and of `reuse` (the one before phase 1);
-        True when rows without vectors remain."""
+        True when rows without vectors remain.
+
+        Memory stays flat as the index grows: a checkpoint holds only its own new rows (the store appends them
+        to a copy of the vector file), and keeps the FAISS graph of the generation before (its rows after the
+        graph's are searched exactly); the last checkpoint grows the graph once, reading the rows back in blocks."""
         view = self._view
         n = len(view.chunks)
         done = view.embedded
@@ -433,17 +437,14 @@ class Index:
             self._progress = None
             return False
         cfg = current().index
-        reuse = {**(reuse or {}), **self._reusable()}
         all_keys = self._content_keys()
-        embedder = self._loaded_embedder() if any(k not in reuse for k in all_keys[done:]) else None
+        row_of = {k: i for i, k in enumerate(all_keys[:done])}   # content -> a row of this index that has its vector
+        reuse = reuse or {}
+        embedder = (self._loaded_embedder() if any(k not in row_of and k not in reuse for k in all_keys[done:])
+                    else None)
         if self._progress is None or self._progress.total != n:
             self._progress = VectorProgress(done, n, started=time.monotonic(), start_done=done)
         bar = self._bar(n, progress, initial=done, desc="vectors")
-        # one matrix for every row, filled in place: each checkpoint commits a prefix view of it (no copies)
-        dim = (self.vectors.shape[1] if done else embedder.dim if embedder is not None
-               else len(next(iter(reuse.values()))))
-        matrix = np.empty((n, dim), dtype=np.float32)
-        matrix[:done] = self.vectors
         steps = 0
         try:
             while done < n and (checkpoints is None or steps < checkpoints):
@@ -452,19 +453,19 @@ class Index:
                 keys, todo = [], {}
                 for row in range(done, n):
                     k = all_keys[row]
-                    if k not in reuse and k not in todo:
+                    if k not in row_of and k not in reuse and k not in todo:
                         if len(todo) >= cfg.checkpoint_chunks:
                             break
                         todo[k] = view.chunks[row]
                     keys.append(k)
-                if todo:   # the bar counts texts as they are embedded, then the rows that reuse a vector
-                    reuse.update(zip(todo, self._encode(embedder, list(todo.values()), bar)))
-                bar.update(len(keys) - len(todo))
+                fresh = dict(zip(todo, self._encode(embedder, list(todo.values()), bar))) if todo else {}
+                bar.update(len(keys) - len(todo))   # the bar counts texts as they are embedded, then reused rows
+                block = np.stack([fresh[k] if k in fresh else reuse[k] if k in reuse else self.vectors[row_of[k]]
+                                  for k in keys]).astype(np.float32, copy=False)
+                last = done + len(keys) >= n
+                self._commit_vectors(block, graph=last, progress=progress)
                 for j, k in enumerate(keys):
-                    matrix[done + j] = reuse[k]
-                    if k in todo:
-                        reuse[k] = matrix[done + j]   # the row in the matrix, so the encoded block can go
-                self._commit_vectors(matrix[:done + len(keys)])
+                    row_of.setdefault(k, done + j)
                 report.chunks_embedded += len(todo)
                 done += len(keys)
                 steps += 1
@@ -475,15 +476,21 @@ class Index:
                 self._progress = None
         return done < n
 
-    def _commit_vectors(self, vectors: np.ndarray) -> None:
-        """A generation with the same chunks and BM25 (linked, not rewritten) and more vectors."""
+    def _commit_vectors(self, rows: np.ndarray, graph: bool, progress: Optional[bool] = None) -> None:
+        """A generation with the same chunks and BM25 (linked, not rewritten) and `rows` more vectors; `graph`:
+        grow the FAISS graph to every vector (else the new rows are searched exactly until a later one does)."""
         view = self._view
         manifest = dict(view.manifest)
-        manifest["embedding"] = {"name": self._embedder.name, "dim": int(vectors.shape[1]),
+        manifest["embedding"] = {"name": self._embedder.name, "dim": int(rows.shape[1]),
                                  "backend": self._embedder.backend}
         current_gen = Loaded(view.manifest, view.chunks, self.vectors, self.faiss_index, view.lexical)
-        self._install(self.store.write(manifest, view.chunks, vectors, None, previous_faiss=self.faiss_index,
-                                       same_rows=current_gen))
+        missing = view.embedded + len(rows) - self.faiss_index.ntotal
+        bar = self._bar(missing if graph else 0, progress, desc="search graph")
+        try:
+            self._install(self.store.write(manifest, view.chunks, rows, None, same_rows=current_gen, graph=graph,
+                                           on_graph_rows=bar.update))
+        finally:
+            bar.close()
         self._sync_milvus()
 
     def tune(self, epochs: Optional[int] = None, progress: Optional[bool] = None) -> TuneReport:

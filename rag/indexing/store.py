@@ -8,7 +8,9 @@ Layout (g = generation number, bumped by every write):
     vectors.g.npy        float32 (e, dim) unit vectors of the first e rows (numpy format, allow_pickle=False);
                          e = manifest "embedded" <= count: an ingest commits every chunk with its BM25 first,
                          then the vectors in checkpoints (rows e.. are searched by BM25 only until then)
-    faiss.g.index        faiss.write_index of make_faiss_index(vectors)
+    faiss.g.index        faiss.write_index of make_faiss_index(vectors): the first f <= e rows (f = its ntotal).
+                         While an ingest embeds, checkpoints keep the graph of the one before (linked) and
+                         rows f..e are searched exactly (rag.indexing.vectors); the last checkpoint grows it
     bm25.g/              bm25s.BM25.save(..., allow_pickle=False): .npy arrays + JSON vocabulary
     .lock                writers hold an exclusive flock on it
 
@@ -38,7 +40,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from rag.errors import IndexStateError
-from rag.indexing.ann import make_faiss_index
+from rag.indexing.ann import grow_faiss_index, make_faiss_index
 from rag.indexing.lexical import Lexical
 from rag.records import Chunk
 from rag.settings import current
@@ -92,6 +94,47 @@ def _link(src: Path, dst: Path) -> None:
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):  # some filesystems cannot fsync a folder
         _fsync_file(path)
+
+
+def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) of the .npy file open at its start; the file is left at the first data byte."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    if fortran or dtype != np.dtype("<f4") or len(shape) != 2:
+        raise IndexStateError(f"{getattr(f, 'name', 'a vector file')} does not hold float32 rows")
+    return shape, dtype
+
+
+def _append_rows(src: Path, rows: np.ndarray, dst: Path) -> tuple[int, int]:
+    """Write `dst` = the rows of the vector file `src` followed by `rows`, streaming `src`'s bytes (plain reads:
+    nothing is memory-mapped, so the copy does not count in the process's memory). Returns (rows, dim)."""
+    rows = np.ascontiguousarray(rows, dtype="<f4")
+    with open(src, "rb") as f:
+        (e, d), _ = _npy_header(f)
+        if e == 0:
+            d = rows.shape[1] if rows.ndim == 2 and len(rows) else d
+        elif len(rows) and rows.shape[1] != d:
+            raise IndexStateError(f"{src} holds {d}-dimensional vectors, not {rows.shape[1]}-dimensional ones")
+        with open(dst, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False,
+                                                       "shape": (e + len(rows), d)})
+            shutil.copyfileobj(f, out, 1 << 24)
+            out.write(rows.tobytes())
+    return e + len(rows), d
+
+
+def _row_blocks(path: Path, start: int, stop: int, block: int = 16384) -> Iterator[np.ndarray]:
+    """Rows start..stop of a vector file in blocks, read with plain reads (not memory-mapped)."""
+    with open(path, "rb") as f:
+        (_, d), _ = _npy_header(f)
+        first = f.tell()
+        for a in range(start, stop, block):
+            b = min(stop, a + block)
+            f.seek(first + a * d * 4)
+            yield np.fromfile(f, dtype="<f4", count=(b - a) * d).reshape(b - a, d)
 
 
 class Store:
@@ -200,7 +243,7 @@ class Store:
         faiss_index = faiss.read_index(str(self.folder / data["faiss"]))
         lexical = Lexical.load(self.folder / data["bm25"], n)
         e = int(m.get("embedded", n))   # rows with vectors: the first e (before two-phase ingest: all)
-        if not (len(chunks) == n and vectors.shape[0] == faiss_index.ntotal == e <= n):
+        if not (len(chunks) == n and faiss_index.ntotal <= vectors.shape[0] == e <= n):
             raise IndexStateError(f"index {self.folder}/ is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
                                   f"{faiss_index.ntotal} in FAISS, manifest says {n} chunks, {e} embedded); "
                                   f"delete it and run `rag ingest` again")
@@ -208,20 +251,26 @@ class Store:
 
     # -- writing --------------------------------------------------------------
     def write(self, manifest: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
-              lexical_texts: Optional[list[str]], previous_faiss=None, same_rows: Optional[Loaded] = None) -> Loaded:
+              lexical_texts: Optional[list[str]], previous_faiss=None, same_rows: Optional[Loaded] = None,
+              graph: bool = True, on_graph_rows=None) -> Loaded:
         """Write a new generation and switch the manifest to it. Call with the lock held.
 
         `vectors` are those of the first len(vectors) rows. `same_rows`: the current generation, when the
-        chunks are exactly its chunks (only vectors were added): its chunk and BM25 files are linked, not
-        rewritten (`lexical_texts` is then not needed). Any failure before the switch leaves the previous
-        generation in force (and its files untouched)."""
+        chunks are exactly its chunks (only vectors are added): its chunk and BM25 files are linked, not
+        rewritten (`lexical_texts` is then not needed), and `vectors` are only the rows added after its own,
+        appended to a copy of its vector file (the whole matrix is never in memory). With `graph=False` its
+        FAISS file is linked too (the added rows are searched exactly); with `graph=True` its graph is grown by
+        every row it lacks (`on_graph_rows(n)` after each block). Any failure before the switch leaves the
+        previous generation in force (and its files untouched)."""
         try:
-            return self._write(manifest, chunks, vectors, lexical_texts, previous_faiss, same_rows)
+            return self._write(manifest, chunks, vectors, lexical_texts, previous_faiss, same_rows, graph,
+                               on_graph_rows)
         except OSError as e:
             raise IndexStateError(f"could not write the index in {self.folder}/ ({e.strerror or e}); "
                                   f"the previous index is unchanged") from e
 
-    def _write(self, manifest, chunks, vectors, lexical_texts, previous_faiss=None, same_rows=None) -> Loaded:
+    def _write(self, manifest, chunks, vectors, lexical_texts, previous_faiss=None, same_rows=None, graph=True,
+               on_graph_rows=None) -> Loaded:
         import faiss
         self.folder.mkdir(parents=True, exist_ok=True)
         g = int(manifest.get("generation", 0)) + 1
@@ -235,23 +284,41 @@ class Store:
         checksums: dict[str, str] = {}
         if same_rows is not None:
             old = same_rows.manifest
+            linked = ("chunks", "bm25") if graph else ("chunks", "bm25", "faiss")
             _link(self.folder / old["data"]["chunks"], self.folder / names["chunks"])
             (self.folder / names["bm25"]).mkdir()
             for f in sorted((self.folder / old["data"]["bm25"]).iterdir()):
                 _link(f, self.folder / names["bm25"] / f.name)
+            if not graph:
+                _link(self.folder / old["data"]["faiss"], self.folder / names["faiss"])
             for rel, digest in old["checksums"].items():   # same bytes: the checksums carry over
-                for kind in ("chunks", "bm25"):
+                for kind in linked:
                     if rel == old["data"][kind] or rel.startswith(old["data"][kind] + "/"):
                         checksums[names[kind] + rel[len(old["data"][kind]):]] = digest
             lexical = same_rows.lexical
-        else:
-            p = self.folder / names["chunks"]
-            with open(p, "w", encoding="utf-8") as f:
-                for c in chunks:
-                    f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+            p = self.folder / names["vectors"]
+            total, dim = _append_rows(self.folder / old["data"]["vectors"], vectors, p)
             written.append(p)
-            lexical = Lexical.build(lexical_texts or [])
-            written += lexical.save(self.folder / names["bm25"])
+            if graph:
+                faiss_index = grow_faiss_index(same_rows.faiss_index, total, dim,
+                                               lambda start: _row_blocks(p, start, total), on_graph_rows)
+                faiss.write_index(faiss_index, str(self.folder / names["faiss"]))
+                written.append(self.folder / names["faiss"])
+            else:
+                faiss_index = same_rows.faiss_index
+            for q in written:
+                _fsync_file(q)
+            _fsync_dir(self.folder / names["bm25"])
+            checksums.update({str(q.relative_to(self.folder)): _sha256(q) for q in written})
+            vectors = np.load(p, mmap_mode="r", allow_pickle=False)
+            return self._switch(manifest, g, names, chunks, vectors, faiss_index, lexical, checksums)
+        p = self.folder / names["chunks"]
+        with open(p, "w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        written.append(p)
+        lexical = Lexical.build(lexical_texts or [])
+        written += lexical.save(self.folder / names["bm25"])
         p = self.folder / names["vectors"]
         with open(p, "wb") as f:
             np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
@@ -264,7 +331,10 @@ class Store:
             _fsync_file(p)
         _fsync_dir(self.folder / names["bm25"])
         checksums.update({str(p.relative_to(self.folder)): _sha256(p) for p in written})
+        return self._switch(manifest, g, names, chunks, vectors, faiss_index, lexical, checksums)
 
+    def _switch(self, manifest, g, names, chunks, vectors, faiss_index, lexical, checksums) -> Loaded:
+        """Point manifest.json at generation `g` (its files written and fsynced), atomically."""
         new = dict(manifest)
         new.update(format=FORMAT_VERSION, generation=g, count=len(chunks), embedded=int(len(vectors)), data=names,
                    updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), checksums=checksums)

@@ -2,7 +2,9 @@
 Takes the generation's FAISS index and vector rows; gives (row, score) rankings for rag.retrieval.search.
 
 While an ingest is still embedding, only the first `len(matrix)` rows have vectors: rankings hold only
-those rows, and a row without a vector has similarity -1 (rag.retrieval.search then relies on BM25).
+those rows, and a row without a vector has similarity -1 (rag.retrieval.search then relies on BM25). The
+FAISS index may hold fewer rows than the matrix (checkpoints keep the graph of the one before, and the
+last grows it: rag.indexing.store); the rows after its own are searched exactly.
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ class FaissVectors:
     def rank(self, qvec: np.ndarray, n: int, rows: Optional[np.ndarray], selector: Any, filters: Filters,
              period: Optional[tuple[str, str]]) -> list[tuple[int, float]]:
         """ann.search: exact or HNSW (efSearch >= n); a narrow row set is searched exactly over its rows.
-        `filters` and `period` are already applied to `rows`."""
+        Rows embedded after the FAISS file's own (an ingest still embedding) are searched exactly, and the two
+        rankings merged. `filters` and `period` are already applied to `rows`."""
         embedded = len(self.matrix)
         if embedded == 0:
             return []
@@ -39,8 +42,20 @@ class FaissVectors:
             rows = rows[rows < embedded]
             if not len(rows):
                 return []
-        scores, ids = ann.search(self.faiss_index, qvec, n, allowed=rows, vectors=self.matrix, selector=selector)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        graph = int(self.faiss_index.ntotal)
+        ranked: list[tuple[int, float]] = []
+        in_graph = rows if rows is None or graph >= embedded else rows[rows < graph]
+        if graph and (in_graph is None or len(in_graph)):
+            scores, ids = ann.search(self.faiss_index, qvec, n, allowed=in_graph, vectors=self.matrix,
+                                     selector=selector)
+            ranked = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        if graph < embedded:
+            tail = np.arange(graph, embedded, dtype=np.int64) if rows is None else rows[rows >= graph]
+            if len(tail):
+                scores, ids = ann.exact_rows(qvec, n, tail, self.matrix)
+                ranked = sorted(ranked + [(int(i), float(s)) for i, s in zip(ids[0], scores[0])],
+                                key=lambda x: (-x[1], x[0]))[:n]
+        return ranked
 
     def similarity(self, qvec: np.ndarray, rows: list[int]) -> np.ndarray:
         return row_similarity(self.matrix, qvec, rows)

@@ -28,10 +28,15 @@ CHUNKER_VERSION = "3"
 
 @lru_cache(maxsize=1)
 def default_tokenizer():
-    """The bundled all-MiniLM-L6-v2 word-piece tokenizer (no model weights loaded, no download)."""
-    from transformers import AutoTokenizer   # heavy: only when chunks are made
+    """The bundled all-MiniLM-L6-v2 word-piece tokenizer, read from its tokenizer.json with the `tokenizers`
+    library alone (no padding, no truncation). Not through transformers' AutoTokenizer: that imports torch
+    (~190 MB of memory) into every ingest, the int8 ONNX ones included. Same word pieces (tests/test_ingest.py)."""
+    from tokenizers import Tokenizer
 
-    return AutoTokenizer.from_pretrained(str(default_embedding_model_path()))
+    raw = Tokenizer.from_file(str(default_embedding_model_path() / "tokenizer.json"))
+    raw.no_padding()
+    raw.no_truncation()
+    return raw
 
 
 class Chunker:
@@ -41,11 +46,14 @@ class Chunker:
                  question_tokens: int = 48):
         self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
         self.max_tokens = max_tokens
-        self.special = self.tokenizer.num_special_tokens_to_add(pair=False)
         self.target_tokens = target_tokens
         self.question_tokens = question_tokens
         self._labels: dict[Optional[str], int] = {}
         self._backend = _raw_backend(self.tokenizer)
+        if self._backend is self.tokenizer:   # a `tokenizers.Tokenizer` (the default)
+            self.special = self._backend.post_processor.num_special_tokens_to_add(False)
+        else:                                 # a transformers tokenizer (another embedding model)
+            self.special = self.tokenizer.num_special_tokens_to_add(pair=False)
 
     # ---- sizes ----
     def count(self, text: str) -> int:
@@ -166,11 +174,15 @@ class Chunker:
 
 
 def _raw_backend(tokenizer):
-    """A copy of a fast tokenizer's Rust backend without padding or truncation (for counting), or None."""
+    """A copy of a fast tokenizer's Rust backend without padding or truncation (for counting), or None;
+    a `tokenizers.Tokenizer` (already without them: `default_tokenizer`) is its own backend."""
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
+        return tokenizer
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
-    from tokenizers import Tokenizer
 
     raw = Tokenizer.from_str(backend.to_str())
     raw.no_padding()
