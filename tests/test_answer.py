@@ -130,3 +130,31 @@ def test_the_digest_quotes_the_sentence_that_answers(sample_index, question, wor
     _, _, views, evidence = gather(sample_index, question, 5)
     first = select_digest(evidence)[0]
     assert words in views[first.n - 1].hit.text[first.start:first.end]
+
+
+# Model sentences that passed the checker in the tuning sample eval (2026-12-01 evening) and say nothing: each hands
+# the question back, or talks about the sources. The last two are real answers the model wrote (held-out eval).
+HANDED_BACK = [
+    ("Does Blinken see a link between the migrant standoff on Belarus's borders and Moscow's pressure on Kyiv?",
+     "According to SECRETARY BLINKEN, the migrant standoff on Belarus's borders and Moscow's pressure on Kyiv [1]."),
+    ("What priorities do Tokyo and Seoul each bring to coordination on Pyongyang?",
+     "According to SENIOR ADMINISTRATION OFFICIAL, the priorities of Tokyo and Seoul each bring to coordination on "
+     "Pyongyang are: [5]."),
+    ("Why didn't Washington publicize the weapons test when it happened?",
+     "According to SENIOR ADMINISTRATION OFFICIAL, the passage is a detail from the briefings on the weapons test by "
+     "North Korea [4]."),
+]
+ANSWERS = [
+    ("Who hosted the Libya ministerial the Secretary joined?",
+     "According to SENIOR STATE DEPARTMENT OFFICIAL TWO, the Secretary then joined a ministerial on Libya, which was "
+     "hosted by France, Germany, and Italy [1]."),
+    ("Where is the Under Secretary for Political Affairs traveling?",
+     "According to MODERATOR, the Under Secretary for Political Affairs from the NSC will travel to Brussels "
+     "tomorrow [2]."),
+]
+
+
+@pytest.mark.parametrize("question, sentence", HANDED_BACK + ANSWERS)
+def test_a_lead_sentence_must_say_more_than_the_question(question, sentence):
+    from rag.answer.digest import useful_lead
+    assert useful_lead(sentence, question) is ((question, sentence) in ANSWERS)

@@ -7,6 +7,7 @@ import re
 
 from rag.answer import prompting
 from rag.answer.evidence import topic_words
+from rag.answer.verify import claim_text
 from rag.lexicon import STOP, content_words, stem
 from rag.records import Hit
 from rag.settings import current
@@ -53,11 +54,33 @@ _FIRST_PERSON = re.compile(r"^\s*(?:i|we|our|my|us|i'm|we're|i’m|we’re|and|s
 _ATTRIBUTED = re.compile(r"\b(?:said|says|stated|noted|told|explained|according to|added|stressed|warned)\b", re.I)
 
 
+# A sentence about the sources rather than about what was said ("the passage is a detail from the briefings ...").
+_ABOUT_SOURCES = re.compile(r"\b(?:the|this|these|that)\s+(?:passages?|briefings?|transcripts?|excerpts?|context|"
+                            r"sources?|documents?)\s+(?:is|are|was|were|says?|said|mentions?|shows?|describes?|"
+                            r"discuss(?:es)?|contains?|provides?|gives?)\b", re.I)
+# A verb of some kind: an auxiliary or modal, or a past form. A restatement of the question without one is a
+# noun phrase ("the migrant standoff on Belarus's borders and Moscow's pressure on Kyiv"), not an answer.
+_SOME_VERB = re.compile(r"\b(?:is|are|was|were|be|been|being|has|have|had|will|would|can|could|should|may|might|"
+                        r"must|do|does|did|not|won't|can't|isn't|aren't|wasn't|weren't|\w+ed)\b", re.I)
+
+
 def useful_lead(text: str, question: str) -> bool:
     """A lead sentence must answer something: a statement, on the question's topic, not a fragment
-    of spoken words that needs its context (those are better read as quotes in the digest)."""
+    of spoken words that needs its context (those are better read as quotes in the digest).
+
+    Nor a sentence that only hands the question back. The tuning sample eval (2026-12-01 evening, torch)
+    showed three such model sentences passing the checker, each judged unsupported by the eval's own check:
+    a noun phrase made of the question's words ("According to SECRETARY BLINKEN, the migrant standoff on
+    Belarus's borders and Moscow's pressure on Kyiv."), an unfinished list ("the priorities ... are:"), and
+    a sentence about the sources ("the passage is a detail from the briefings on the weapons test")."""
     plain = re.sub(r"\s*\[\d+\]", "", text).strip()
     if plain.endswith("?") or _FIRST_PERSON.match(plain) or len(content_words(plain)) < 4:
+        return False
+    if re.search(r"[:;,]\s*[.]?$", plain) or _ABOUT_SOURCES.search(plain):
+        return False
+    asked = {stem(w) for w in content_words(question)}
+    said = {stem(w) for w in content_words(claim_text(plain))}
+    if said <= asked and not _SOME_VERB.search(claim_text(plain)):
         return False
     topic = {stem(w) for w in topic_words(question)}
     return bool(topic & {stem(w) for w in content_words(plain)})
