@@ -180,7 +180,8 @@ class IndexSettings:
     # attention buffers. 2,560 CC0 chunks, int8, two cores: 32 -> 144 chunks/s, +516 MB; 16 -> 147-157/s,
     # +254 MB; 8 -> 151/s, +137 MB. int8 scales activations per batch, so a text's vector depends a little on
     # its batch; cosine to the torch vectors is as high at 8 as at 32 (mean 0.9919 vs 0.9917, min 0.973 vs
-    # 0.964, 800 chunks). Measured with a probe of OnnxEncoder.encode (eval/RESULTS.md, "Phase 2 in 1.5 GB").
+    # 0.964, 800 chunks). `python eval/onnx_batch_probe.py` (other chunks): 32 -> 114/s, +395 MB; 16 -> 129/s,
+    # +217 MB; 8 -> 148/s, +133 MB; same cosine (eval/RESULTS.md, "Phase 2 in 1.3 GB").
     onnx_batch: int = 8
     # commit a generation after this many freshly embedded chunks (growing with the index unless fixed)
     checkpoint_chunks: int = 4096
