@@ -35,6 +35,7 @@ WRONG = ("negation", "number", "date", "entity", "speaker", "question")
 BATTERY = ROOT / "eval" / "checker_battery.jsonl"
 BATTERY2 = ROOT / "eval" / "checker_battery2.jsonl"   # later held-out batteries (180 and 170 claims, other files)
 BATTERY3 = ROOT / "eval" / "checker_battery3.jsonl"
+BATTERY4 = ROOT / "eval" / "checker_battery4.jsonl"
 
 
 def load(path: Path = BATTERY) -> list[dict]:
@@ -90,13 +91,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--battery", type=Path, default=None, help="default: eval/checker_battery.jsonl, or "
                     "eval/checker_battery2.jsonl for --split heldout2")
-    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3"), default="all")
+    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3", "heldout4"), default="all")
     ap.add_argument("--backend", default="torch", help="embedding backend of the checker (default torch)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--show", default=None, metavar="KIND", help="print the claims of one kind with the verdicts")
     args = ap.parse_args()
     offline_environment()
-    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3}.get(args.split, BATTERY)
+    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3, "heldout4": BATTERY4}.get(args.split, BATTERY)
     items = [i for i in load(battery) if args.split == "all" or i["split"] == args.split]
     embedder = Embedder(backend=args.backend)
     if args.show:
