@@ -78,9 +78,9 @@ def useful_lead(text: str, question: str) -> bool:
         return False
     if re.search(r"[:;,]\s*[.]?$", plain) or _ABOUT_SOURCES.search(plain):
         return False
-    asked = {stem(w) for w in content_words(question)}
-    said = {stem(w) for w in content_words(claim_text(plain))}
-    if said <= asked and not _SOME_VERB.search(claim_text(plain)):
+    claim = claim_text(plain)
+    if {stem(w) for w in content_words(claim)} <= {stem(w) for w in content_words(question)} \
+            and not _SOME_VERB.search(claim):
         return False
     topic = {stem(w) for w in topic_words(question)}
     return bool(topic & {stem(w) for w in content_words(plain)})

@@ -299,42 +299,34 @@ class Store:
             p = self.folder / names["vectors"]
             total, dim = _append_rows(self.folder / old["data"]["vectors"], vectors, p)
             written.append(p)
+            vectors = None   # the new file, memory-mapped once it is synced
+            faiss_index = same_rows.faiss_index
             if graph:
-                faiss_index = grow_faiss_index(same_rows.faiss_index, total, dim,
-                                               lambda start: _row_blocks(p, start, total), on_graph_rows)
-                faiss.write_index(faiss_index, str(self.folder / names["faiss"]))
-                written.append(self.folder / names["faiss"])
-            else:
-                faiss_index = same_rows.faiss_index
-            for q in written:
-                _fsync_file(q)
-            _fsync_dir(self.folder / names["bm25"])
-            checksums.update({str(q.relative_to(self.folder)): _sha256(q) for q in written})
-            vectors = np.load(p, mmap_mode="r", allow_pickle=False)
-            return self._switch(manifest, g, names, chunks, vectors, faiss_index, lexical, checksums)
-        p = self.folder / names["chunks"]
-        with open(p, "w", encoding="utf-8") as f:
-            for c in chunks:
-                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
-        written.append(p)
-        lexical = Lexical.build(lexical_texts or [])
-        written += lexical.save(self.folder / names["bm25"])
-        p = self.folder / names["vectors"]
-        with open(p, "wb") as f:
-            np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-        written.append(p)
-        p = self.folder / names["faiss"]
-        faiss_index = make_faiss_index(vectors, previous=previous_faiss)
-        faiss.write_index(faiss_index, str(p))
-        written.append(p)
+                faiss_index = grow_faiss_index(faiss_index, total, dim,
+                                               lambda start, path=p: _row_blocks(path, start, total), on_graph_rows)
+        else:
+            p = self.folder / names["chunks"]
+            with open(p, "w", encoding="utf-8") as f:
+                for c in chunks:
+                    f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+            written.append(p)
+            lexical = Lexical.build(lexical_texts or [])
+            written += lexical.save(self.folder / names["bm25"])
+            p = self.folder / names["vectors"]
+            with open(p, "wb") as f:
+                np.save(f, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            written.append(p)
+            faiss_index = make_faiss_index(vectors, previous=previous_faiss)
+        if same_rows is None or graph:
+            faiss.write_index(faiss_index, str(self.folder / names["faiss"]))
+            written.append(self.folder / names["faiss"])
         for p in written:
             _fsync_file(p)
         _fsync_dir(self.folder / names["bm25"])
         checksums.update({str(p.relative_to(self.folder)): _sha256(p) for p in written})
-        return self._switch(manifest, g, names, chunks, vectors, faiss_index, lexical, checksums)
+        if vectors is None:
+            vectors = np.load(self.folder / names["vectors"], mmap_mode="r", allow_pickle=False)
 
-    def _switch(self, manifest, g, names, chunks, vectors, faiss_index, lexical, checksums) -> Loaded:
-        """Point manifest.json at generation `g` (its files written and fsynced), atomically."""
         new = dict(manifest)
         new.update(format=FORMAT_VERSION, generation=g, count=len(chunks), embedded=int(len(vectors)), data=names,
                    updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), checksums=checksums)
