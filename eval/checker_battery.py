@@ -92,7 +92,8 @@ def main() -> int:
     ap.add_argument("--battery", type=Path, default=None, help="default: eval/checker_battery.jsonl, or "
                     "eval/checker_battery2.jsonl for --split heldout2")
     ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3", "heldout4"), default="all")
-    ap.add_argument("--backend", default="torch", help="embedding backend of the checker (default torch)")
+    ap.add_argument("--backend", default=None, help="embedding backend of the checker (default: a new index's, "
+                                                     "settings.index.embed_backend)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--show", default=None, metavar="KIND", help="print the claims of one kind with the verdicts")
     args = ap.parse_args()

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """How many texts per ONNX run: speed and memory of the int8 (or fp32) encoder by batch size, on real chunks.
 
-    .venv/bin/python eval/onnx_batch_probe.py [--corpus DIR] [--texts 2560] [--batches 32,16,8]
+    .venv/bin/python eval/onnx_batch_probe.py [--corpus DIR] [--texts 2560] [--batches 1,8]
 
 Each batch size runs in a fresh process (ONNX Runtime's memory arena keeps its largest buffers for the life of
-the session) and prints chunks/s, the memory the encoding added to the loaded model, and the cosine of its vectors
-to the torch ones (int8 scales activations per batch, so a text's vector depends a little on its batch).
+the session) with one single-threaded session per core side by side, and prints chunks/s, the memory the encoding
+added to the loaded model, and the cosine of its vectors to the torch ones (int8 scales activations per batch, so
+above 1 a text's vector depends a little on its batch).
 Calibrates settings.index.onnx_batch (eval/RESULTS.md, "Phase 2 in 1.3 GB"). Run it on an otherwise idle machine.
 """
 from __future__ import annotations
@@ -43,7 +44,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=str(CC0 if CC0.is_dir() else ROOT / "data" / "briefings"))
     ap.add_argument("--texts", type=int, default=2560)
-    ap.add_argument("--batches", default="32,16,8")
+    ap.add_argument("--batches", default="1,8")
     ap.add_argument("--fp32", action="store_true", help="the fp32 ONNX model instead of int8")
     args = ap.parse_args()
     import numpy as np

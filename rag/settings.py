@@ -67,7 +67,8 @@ class RetrievalSettings:
     # share of the query's (idf-weighted) words (rag.retrieval.sentences), at `sentence_weight` against their fused
     # order. Chosen on the tuning sets (`python eval/levers.py --sets tune_sample,tune_cc0,tune_cc0_all
     # --whole-index DIR`): hybrid hit@5 0.861/0.897/0.569 -> 0.889/0.914/0.586 at 0.5; 1.0 lost CC0 gold+50
-    # (0.862); width 1 lost the whole corpus (0.552). Depth 20 (four times the usual k) is not tuned
+    # (0.862); width 1 lost the whole corpus (0.552). Depth 20 (four times the usual k) is not tuned. Checked again
+    # on int8 vectors (the default backend since): 0.861/0.879/0.603 -> 0.861/0.914/0.603 (eval/RESULTS.md)
     sentence_weight: float = 0.5
     sentence_width: int = 2
     sentence_depth: int = 20
@@ -173,16 +174,18 @@ class SurveySettings:
 
 @dataclass(frozen=True)
 class IndexSettings:
-    embed_backend: str = "torch"        # for a new index; an existing index keeps its own
+    # for a new index; an existing index keeps its own. int8 ONNX: the answer gate holds against torch on the
+    # tuning and held-out sets, 2.2x the chunks/s, no torch in memory (eval/RESULTS.md, "int8 by default")
+    embed_backend: str = "onnx-int8"
     # texts per encode call: the encoders sort each call by length, so bigger calls pad less (`rag bench`)
     embed_batch: int = 512
-    # texts per ONNX run (the int8 and fp32 backends): the runtime's memory arena keeps the largest batch's
-    # attention buffers. 2,560 CC0 chunks, int8, two cores: 32 -> 144 chunks/s, +516 MB; 16 -> 147-157/s,
-    # +254 MB; 8 -> 151/s, +137 MB. int8 scales activations per batch, so a text's vector depends a little on
-    # its batch; cosine to the torch vectors is as high at 8 as at 32 (mean 0.9919 vs 0.9917, min 0.973 vs
-    # 0.964, 800 chunks). `python eval/onnx_batch_probe.py` (other chunks): 32 -> 114/s, +395 MB; 16 -> 129/s,
-    # +217 MB; 8 -> 148/s, +133 MB; same cosine (eval/RESULTS.md, "Phase 2 in 1.3 GB").
-    onnx_batch: int = 8
+    # texts per ONNX run (the int8 and fp32 backends), one single-threaded session per core side by side. int8
+    # scales activations per run, so in a batch of 8 a text's vector shifts with its neighbours (cosine down to
+    # 0.949 against batch 1 over 2,048 CC0 chunks): an index's vectors would depend on how its ingest was cut
+    # into checkpoints. At 1 a vector depends on its text alone, and it is also the fastest and smallest:
+    # `python eval/onnx_batch_probe.py --batches 1,8` (2,560 CC0 chunks, two cores): int8 1 -> 166.6 chunks/s,
+    # +69 MB, cosine to torch mean 0.9924 min 0.979; 8 -> 148.4/s, +244 MB, 0.9919 / 0.970. fp32: 76.4 vs 74.6/s.
+    onnx_batch: int = 1
     # commit a generation after this many freshly embedded chunks (growing with the index unless fixed)
     checkpoint_chunks: int = 4096
     checkpoint_fixed: bool = False      # True when RAG_CHECKPOINT_CHUNKS is set: a fixed interval
@@ -277,7 +280,7 @@ def from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
                        llm_model=(env.get("RAG_LLM_MODEL") or "").strip() or None,
                        gguf_runtime=_choice(env, "RAG_GGUF_RUNTIME", ("auto", "llama", "transformers"), "auto"),
                        llm_total_timeout_s=_float(env, "RAG_LLM_TIMEOUT") or d.answer.llm_total_timeout_s),
-        index=replace(d.index, embed_backend=(env.get("RAG_EMBED_BACKEND") or "torch").strip().lower(),
+        index=replace(d.index, embed_backend=(env.get("RAG_EMBED_BACKEND") or d.index.embed_backend).strip().lower(),
                       checkpoint_chunks=checkpoint if checkpoint is not None else d.index.checkpoint_chunks,
                       checkpoint_fixed=checkpoint is not None,
                       exact_max=_int(env, "RAG_EXACT_MAX") or d.index.exact_max,

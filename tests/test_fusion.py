@@ -19,15 +19,16 @@ from rag.retrieval.passages import join_parts
 from rag.retrieval.sentences import best_sentences, query_weights
 
 TUNING = Path(__file__).resolve().parent.parent / "eval" / "gold_sample.jsonl"
+TUNING_CC0 = TUNING.with_name("gold_cc0.jsonl")
 GOLD = [g for g in E.load_gold(TUNING) if not E.is_absent(g)]
 
 
-def _hit_at_5(index, mode: str) -> float:
+def _hit_at_5(index, mode: str, gold=GOLD) -> float:
     found = 0
-    for item in GOLD:
+    for item in gold:
         ids = E.gold_doc_ids(index, item["file"])
         found += any(E.relevance(index.search(item["question"], k=5, mode=mode), item, ids))
-    return found / len(GOLD)
+    return found / len(gold)
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +96,30 @@ def test_a_long_answers_parts_join_back_into_its_words(sample_index, sample_dir)
         assert " ".join(join_parts([c.text for c in cs]).split()) == " ".join(turns[(cs[0].doc_id, cs[0].turn)].split())
 
 
-def test_the_best_sentences_vote_lifts_hybrid_on_the_tuning_questions(sample_index, hit5):
+def _without_the_vote(index, gold) -> float:
     base = settings.current()
     settings.use(replace(base, retrieval=replace(base.retrieval, sentence_weight=0.0)))
     try:
-        without = _hit_at_5(sample_index, "hybrid")
+        return _hit_at_5(index, "hybrid", gold)
     finally:
         settings.use(base)
-    # 0.861 without the vote, 0.889 with it (eval/RESULTS.md)
-    assert hit5["hybrid"] > without, (hit5["hybrid"], without)
+
+
+def test_the_best_sentences_vote_costs_nothing_on_the_sample_tuning_questions(sample_index, hit5):
+    # int8 vectors: 0.861 with and without the vote (torch: 0.861 -> 0.889; eval/RESULTS.md)
+    without = _without_the_vote(sample_index, GOLD)
+    assert hit5["hybrid"] >= without, (hit5["hybrid"], without)
+
+
+def test_the_best_sentences_vote_lifts_hybrid_on_the_cc0_tuning_questions(corpus_dir, tmp_path_factory):
+    """The CC0 tuning set's files plus 50 distractors (as `python eval/levers.py --sets tune_cc0`)."""
+    gold = E.load_gold(TUNING_CC0)
+    files = E.select_files(gold, corpus_dir, 50)
+    index = Index.build([str(f) for f in files], path=tmp_path_factory.mktemp("cc0") / "index", progress=False)
+    answerable = [g for g in gold if not E.is_absent(g)]
+    with_vote, without = _hit_at_5(index, "hybrid", answerable), _without_the_vote(index, answerable)
+    # int8 vectors: 0.879 without the vote, 0.914 with it (torch: the same)
+    assert with_vote > without, (with_vote, without)
 
 
 def test_best_sentences_score_the_sentences_that_hold_the_words(sample_index):

@@ -44,7 +44,7 @@ def _write_manifest(folder: Path, m: dict) -> None:
 def test_manifest_records_model_chunker_documents_and_checksums(sample_index):
     from rag.ingest.chunker import CHUNKER_VERSION
     m = _manifest(sample_index.path)
-    assert m["embedding"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "backend": "torch"}
+    assert m["embedding"] == {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "backend": "onnx-int8"}
     assert m["chunker"]["version"] == CHUNKER_VERSION
     assert len(m["files"]) == 5 and m["count"] == len(sample_index) > 100
     for entry in m["files"].values():

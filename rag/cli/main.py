@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="embedding model: folder or name (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--store", default=None, help="vector store URI, e.g. milvus://host:19530/briefings or a Milvus Lite file")
     p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
-                   help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or torch); an existing index keeps its own")
+                   help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or onnx-int8); an existing index keeps its own")
     p.add_argument("--lexical-only", action="store_true",
                    help="stop after phase 1 (chunks + BM25 committed: search and ask work lexically); "
                         "a later `rag ingest` or `rag serve` embeds the vectors")

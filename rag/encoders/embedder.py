@@ -48,10 +48,11 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def resolve_backend(backend: Optional[str] = None) -> str:
-    """The embedding backend: given, else $RAG_EMBED_BACKEND, else "torch" (sentence-transformers).
+    """The embedding backend: given, else $RAG_EMBED_BACKEND, else settings.index.embed_backend ("onnx-int8";
+    "torch" is sentence-transformers).
     "onnx"/"onnx-int8" run the same model exported locally to ONNX (fp32 / int8, rag.encoders.onnx_encoder);
     their vectors differ slightly, so an index records its backend and keeps it."""
-    b = (backend or current().index.embed_backend or "torch").strip().lower()
+    b = (backend or current().index.embed_backend).strip().lower()
     if b not in BACKENDS:
         raise RagError(f"unknown embedding backend {b!r}: use one of {', '.join(BACKENDS)}")
     return b

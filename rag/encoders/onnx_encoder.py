@@ -9,7 +9,9 @@ stays >= 0.98 on real chunks, see tests/test_onnx_embed.py), and cached under
 so a crash or a concurrent export never leaves a half-written model behind.
 
 `OnnxEncoder.encode` tokenises every text exactly once, sorts by token length, runs batches padded
-only to their own longest member, and restores the input order.
+only to their own longest member on one single-threaded session per core (in parallel), and restores the
+input order. At batch size 1 (the default, settings.index.onnx_batch) a text's vector depends on the text
+alone: int8 scales activations per run, so in a bigger batch it would shift with its neighbours.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -25,12 +29,12 @@ import numpy as np
 from tqdm import tqdm
 
 from rag.errors import RagError
-from rag.resources import cache_dir, default_embedding_model_path
+from rag.resources import cache_dir, default_embedding_model_path, word_pieces
 from rag.settings import current
 
 EXPORT_VERSION = "1"  # bump when the exported graph changes (pooling, opset, quantisation settings)
 OPSET = 17
-DEFAULT_BATCH = 32
+DEFAULT_BATCH = 1   # see the module's docstring and settings.index.onnx_batch
 SHRINK_BELOW = 256   # texts per encode call at most for which the memory arena is shrunk afterwards (queries, checks)
 
 
@@ -157,14 +161,9 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
 
 def _word_pieces(model_path: Path):
     """(the folder's tokenizer.json as a `tokenizers.Tokenizer` without padding, its pad id), or (None, 0)."""
-    f = model_path / "tokenizer.json"
-    if not f.is_file():
+    raw = word_pieces(model_path)
+    if raw is None:
         return None, 0
-    from tokenizers import Tokenizer
-
-    raw = Tokenizer.from_file(str(f))
-    raw.no_padding()
-    raw.no_truncation()
     pad = None
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         cfg = model_path / name
@@ -187,8 +186,6 @@ class OnnxEncoder:
 
     def __init__(self, model_path: str | Path | None = None, quantized: bool = True,
                  batch_size: int = DEFAULT_BATCH, threads: int | None = None):
-        import onnxruntime as ort
-
         self.model_path = Path(model_path) if model_path else default_embedding_model_path()
         self.backend = "onnx-int8" if quantized else "onnx"
         self.onnx_path = export_onnx(self.model_path, quantized)
@@ -201,17 +198,32 @@ class OnnxEncoder:
             self.max_seq_length = min(max_seq_length(self.model_path), self.tokenizer.model_max_length)
             self.pad_id = self.tokenizer.pad_token_id or 0
         self.batch_size = batch_size
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = threads or (current().runtime.onnx_threads or 0) or (os.cpu_count() or 1)
-        so.inter_op_num_threads = 1
-        # busy-waiting threads steal the cores from the tokenizer and from other processes
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        shape = self.session.get_outputs()[0].shape
+        # one single-threaded session per thread, run side by side: on two cores 170 chunks/s at batch 1 against
+        # 114 for one two-threaded session (eval/onnx_batch_probe.py); one thread is also the faster for a query
+        self.threads = max(1, threads or (current().runtime.onnx_threads or 0) or (os.cpu_count() or 1))
+        self._sessions = [self._new_session()]   # the others open on the first call with more than one batch
+        self._sessions_lock = threading.Lock()
+        self.input_names = [i.name for i in self._sessions[0].get_inputs()]
+        shape = self._sessions[0].get_outputs()[0].shape
         self.dim = shape[1] if isinstance(shape[1], int) else int(json.loads(
             (self.model_path / "config.json").read_text())["hidden_size"])
+
+    def _new_session(self):
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
+
+    def _parallel_sessions(self, n: int) -> list:
+        """`n` sessions (opened once, kept), each run by one thread."""
+        with self._sessions_lock:
+            while len(self._sessions) < n:
+                self._sessions.append(self._new_session())
+            return self._sessions[:n]
 
     @property
     def tokenizer(self):
@@ -243,9 +255,7 @@ class OnnxEncoder:
         ids = self.tokenize(unique)
         pad = self.pad_id
         batches = length_buckets([len(x) for x in ids], batch_size or self.batch_size)
-        bar = None
-        if show_progress_bar:
-            bar = tqdm(total=len(unique), unit="chunk", desc="embedding")
+        bar = tqdm(total=len(unique), unit="chunk", desc="embedding") if show_progress_bar else None
         results = {}
         # The memory arena makes bulk encoding ~25% faster (80 vs 60 chunks/s here), but keeps its largest
         # buffers (~100 MB of attention scores for a batch of long passages): a small call (a query, the
@@ -255,20 +265,29 @@ class OnnxEncoder:
             import onnxruntime as ort
             run_options = ort.RunOptions()
             run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-        for idx in batches:
-            width = max(len(ids[j]) for j in idx)
-            arr = np.full((len(idx), width), pad, np.int64)
-            mask = np.zeros((len(idx), width), np.int64)
-            for r, j in enumerate(idx):
-                arr[r, :len(ids[j])] = ids[j]
-                mask[r, :len(ids[j])] = 1
-            feed = {"input_ids": arr, "attention_mask": mask}
-            if "token_type_ids" in self.input_names:
-                feed["token_type_ids"] = np.zeros_like(arr)
-            vecs = self.session.run(None, {k: v for k, v in feed.items() if k in self.input_names}, run_options)[0]
-            results.update(zip(idx.tolist(), vecs))
-            if bar:
-                bar.update(len(idx))
+
+        def run(session, share):
+            for idx in share:
+                width = max(len(ids[j]) for j in idx)
+                arr = np.full((len(idx), width), pad, np.int64)
+                mask = np.zeros((len(idx), width), np.int64)
+                for r, j in enumerate(idx):
+                    arr[r, :len(ids[j])] = ids[j]
+                    mask[r, :len(ids[j])] = 1
+                feed = {"input_ids": arr, "attention_mask": mask}
+                if "token_type_ids" in self.input_names:
+                    feed["token_type_ids"] = np.zeros_like(arr)
+                vecs = session.run(None, {k: v for k, v in feed.items() if k in self.input_names}, run_options)[0]
+                results.update(zip(idx.tolist(), vecs))
+                if bar:
+                    bar.update(len(idx))
+
+        sessions = self._parallel_sessions(min(self.threads, len(batches)))
+        if len(sessions) == 1:
+            run(sessions[0], batches)
+        else:   # batch i to session i mod n: each session's share has the same mix of lengths
+            with ThreadPoolExecutor(len(sessions)) as pool:
+                list(pool.map(run, sessions, [batches[i::len(sessions)] for i in range(len(sessions))]))
         if bar:
             bar.close()
         # the graph always L2-normalises (unit vectors are what the index stores)

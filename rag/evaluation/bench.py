@@ -111,7 +111,7 @@ def _files(corpus: Path) -> list[Path]:
 
 def _encoder(backend: str, model_path: Optional[str] = None):
     if backend == "torch":
-        return Embedder()
+        return Embedder(backend="torch")
     return OnnxEncoder(model_path, quantized=backend == "onnx-int8")
 
 

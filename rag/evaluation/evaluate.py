@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 from tqdm import tqdm
 
+from rag.encoders.embedder import resolve_backend
 from rag.errors import IndexStateError, RagError
 from rag.evaluation import metrics as M
 from rag.indexing.index import Index
@@ -163,8 +164,8 @@ def open_index(index_dir: Path, files: list[Path], corpus: Path, managed: bool =
     reused). An index the eval manages in its cache also loses files no longer selected; a
     user's index (--index, index/) never loses anything."""
     if managed and (index_dir / "manifest.json").is_file():
-        try:
-            Index.open(index_dir)
+        try:   # built by this version, with the backend a new index gets now (the eval measures that one)
+            Index.open(index_dir, backend=resolve_backend())
         except IndexStateError as e:  # the eval's own cache: rebuild it rather than give up
             print(f"eval: rebuilding {index_dir}/ ({e})", file=sys.stderr)
             shutil.rmtree(index_dir)

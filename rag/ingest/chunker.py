@@ -22,20 +22,17 @@ from typing import Optional
 
 from rag.lexicon import sentence_spans
 from rag.records import MODERATOR, OPERATOR, QUESTIONER, UNATTRIBUTED, Chunk, Transcript, Turn
-from rag.resources import default_embedding_model_path
+from rag.errors import RagError
+from rag.resources import default_embedding_model_path, word_pieces
 
 CHUNKER_VERSION = "3"
 
 @lru_cache(maxsize=1)
 def default_tokenizer():
-    """The bundled all-MiniLM-L6-v2 word-piece tokenizer, read from its tokenizer.json with the `tokenizers`
-    library alone (no padding, no truncation). Not through transformers' AutoTokenizer: that imports torch
-    (~190 MB of memory) into every ingest, the int8 ONNX ones included. Same word pieces (tests/test_ingest.py)."""
-    from tokenizers import Tokenizer
-
-    raw = Tokenizer.from_file(str(default_embedding_model_path() / "tokenizer.json"))
-    raw.no_padding()
-    raw.no_truncation()
+    """The bundled all-MiniLM-L6-v2 word-piece tokenizer (rag.resources.word_pieces), loaded once."""
+    raw = word_pieces(default_embedding_model_path())
+    if raw is None:
+        raise RagError(f"the bundled embedding model folder {default_embedding_model_path()} has no tokenizer.json")
     return raw
 
 
