@@ -158,3 +158,26 @@ ANSWERS = [
 def test_a_lead_sentence_must_say_more_than_the_question(question, sentence):
     from rag.answer.digest import useful_lead
     assert useful_lead(sentence, question) is ((question, sentence) in ANSWERS)
+
+
+# gold_sample s016: two model sentences that passed the checker on [the Reuters NEXT passage], the first on int8
+# (the eval's own check: unsupported; Blinken said Russia must "pull back the forces that it's massed near the
+# Ukraine border"), the second on torch (supported): what each adds to the question is, or is not, said there.
+REUTERS_Q = ("In his Reuters NEXT interview, what did Blinken say was the first thing Russia must do to defuse the "
+             "Ukraine crisis?")
+
+
+@pytest.mark.parametrize("sentence, kept", [
+    ("The first thing Russia must do to defuse the Ukraine crisis is to address the issue of Russian military "
+     "actions against Ukraine [1].", False),
+    ("The first thing Russia must do to defuse the Ukraine crisis is to remove the Russian military from the border "
+     "with Ukraine [1].", True),
+])
+def test_what_a_lead_sentence_adds_to_the_question_must_be_in_its_passage(sample_index, sentence, kept):
+    from rag.answer.pipeline import gather
+    from rag.answer.verify import adds_what_a_passage_says, verify
+    _, passages, views, _ = gather(sample_index, REUTERS_Q, 5)
+    n = next(v.n for v in views if "pull back the forces" in v.hit.text)
+    sentence = sentence.replace("[1]", f"[{n}]")
+    assert verify(sentence, passages, sample_index.embedder.encode, replace=False, views=views).text   # the checker passes both
+    assert adds_what_a_passage_says(sentence, REUTERS_Q, views, [n]) is kept

@@ -31,7 +31,7 @@ from rag.answer.digest import attributed, digest_lines, quote_span, useful_lead
 from rag.answer.events import Done, Event, Passages, Status, Text
 from rag.answer.evidence import excerpt, gate, score_evidence, select_digest
 from rag.answer.rewrite import needs_rewrite, rewrite_question
-from rag.answer.verify import prepare, supporting, verify
+from rag.answer.verify import adds_what_a_passage_says, prepare, supporting, verify
 from rag.encoders import Encoder
 from rag.errors import RagError
 from rag.lexicon import LEADING_CITATIONS, cited_numbers, split_sentences
@@ -220,7 +220,8 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
                 seen += 1
                 use.sentences_read = seen
                 checked = verify(s, passages, encode, replace=False, views=views)
-                if not checked.text or not useful_lead(checked.text, question):
+                if not checked.text or not useful_lead(checked.text, question) or not adds_what_a_passage_says(
+                        checked.text, question, views, cited_numbers(checked.text)):
                     continue
                 checked.text = attributed(checked.text, [passages[n - 1] for n in cited_numbers(checked.text)])
                 vec = encode([checked.text])[0]
