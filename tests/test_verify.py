@@ -184,3 +184,15 @@ def test_a_claim_must_be_said_in_one_place(encode):
     v = verify(out, [p], encode, replace=False)
     assert by_text(v, "willing to sit down").status == "removed"
     assert by_text(v, "consulted broadly").status == "kept"
+
+
+def test_a_capital_names_its_country_for_the_checker_and_the_gate_alike():
+    """One table of capitals (rag.answer.aliases.CAPITALS): the checker backs "Havana" with a passage that says
+    "Cuba", and the gate does not count "Havana" as a name the archive never mentions when it mentions Cuba."""
+    from rag.answer.aliases import CAPITALS, same_name
+    from rag.answer.evidence import _absent_names
+    assert {"havana", "minsk", "jerusalem", "kremlin"} <= set(CAPITALS)
+    for capital, country in CAPITALS.items():
+        assert same_name(capital, {country}), capital
+        assert _absent_names(f"What did officials say about {capital.title()}?", lambda w: w == country) == [], capital
+    assert not same_name("havana", {"iran"}) and _absent_names("What about Havana?", lambda w: w == "iran") == ["havana"]

@@ -23,14 +23,13 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from rag.answer.aliases import CAPITALS
 from rag.answer.verify import PassageView, supporting
 from rag.lexicon import MONTH_NAMES, content_words, names, quantities, stem, words
 from rag.records import Hit
 from rag.settings import current
 
-ALIASES = {"washington": "u.s", "beijing": "china", "moscow": "russia", "kremlin": "russia", "pyongyang": "korea",
-           "kyiv": "ukraine", "kiev": "ukraine", "taipei": "taiwan", "tehran": "iran", "tokyo": "japan",
-           "seoul": "korea", "havana": "cuba", "minsk": "belarus", "ankara": "turkey", "delhi": "india"}
+ALIASES = {**CAPITALS, "washington": "u.s"}   # a capital in the question read as its country
 MONTHS = set(MONTH_NAMES)
 
 
