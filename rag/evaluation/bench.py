@@ -9,7 +9,7 @@ Takes a corpus (and optionally an index); gives embedding, search, quality, inge
 Parts (each can be skipped, so a run fits in minutes on 2 cores):
  1. embedding: a fixed sample of ~2,000 real chunks (files in a seeded order, parsed and chunked),
     baseline = sentence-transformers `encode` with default settings; ours = `--backend` (ONNX int8,
-    length-bucketed); chunks/s, ratio, cosine to the baseline vectors.
+    one text per run on a session per core); chunks/s, ratio, cosine to the baseline vectors.
  2. search: >= 200 queries (gold questions + sentences of sample chunks), query embedding included,
     p50/p95; baseline = sentence-transformers query + IndexFlatIP; ours = our encoder +
     rag.indexing.ann.make_faiss_index. At full corpus size: the real index given with --index, else the corpus'
@@ -149,7 +149,7 @@ def bench_embedding(texts: list[str], backend: str) -> dict:
     r = {"chunks": len(texts), "baseline_chunks_s": len(texts) / base_s, "ours_chunks_s": len(texts) / ours_s,
          "cos_min": float(cos.min()), "cos_mean": float(cos.mean())}
     print(f"baseline sentence-transformers encode (defaults): {r['baseline_chunks_s']:.1f} chunks/s")
-    print(f"ours ({backend}, length-bucketed):            {r['ours_chunks_s']:.1f} chunks/s  "
+    print(f"ours ({backend}, a session per core):       {r['ours_chunks_s']:.1f} chunks/s  "
           f"-> ratio {r['ours_chunks_s'] / r['baseline_chunks_s']:.2f}x")
     print(f"cosine ours vs baseline over {len(texts)} chunks: min {r['cos_min']:.4f}, mean {r['cos_mean']:.4f}")
     return r, st, ours, base.astype(np.float32), vecs
