@@ -175,7 +175,8 @@ class SurveySettings:
 @dataclass(frozen=True)
 class IndexSettings:
     # for a new index; an existing index keeps its own. int8 ONNX: the answer gate holds against torch on the
-    # tuning and held-out sets, 2.2x the chunks/s, no torch in memory (eval/RESULTS.md, "int8 by default")
+    # tuning and held-out sets, 3.6x sentence-transformers' chunks/s (`rag bench`), no torch in memory
+    # (eval/RESULTS.md, "int8 by default")
     embed_backend: str = "onnx-int8"
     # texts per encode call: the encoders sort each call by length, so bigger calls pad less (`rag bench`)
     embed_batch: int = 512

@@ -220,10 +220,11 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
                 seen += 1
                 use.sentences_read = seen
                 checked = verify(s, passages, encode, replace=False, views=views)
-                if not checked.text or not useful_lead(checked.text, question) or not adds_what_a_passage_says(
-                        checked.text, question, views, cited_numbers(checked.text)):
+                cited = cited_numbers(checked.text or "")
+                if not checked.text or not useful_lead(checked.text, question) or \
+                        not adds_what_a_passage_says(checked.text, question, views, cited):
                     continue
-                checked.text = attributed(checked.text, [passages[n - 1] for n in cited_numbers(checked.text)])
+                checked.text = attributed(checked.text, [passages[n - 1] for n in cited])
                 vec = encode([checked.text])[0]
                 if any(float(vec @ v) > 0.9 for v in lead_vecs):
                     continue  # the model repeating itself

@@ -38,7 +38,7 @@ import numpy as np
 from rag.answer.aliases import implied_names, same_name
 from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polarity_clash,
                                 polarity_differs, turned_around, window)
-from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations,
+from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations, strip_citations,
                          quantities, split_sentences, stem, words)
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
@@ -308,7 +308,7 @@ def adds_what_a_passage_says(sentence: str, question: str, views: Sequence[Passa
     paraphrase keeps a word of the passage ("remove the Russian military from the border": border, 1 of 3 added
     words). No threshold was tuned: the floor is "some" against "none" (eval/RESULTS.md)."""
     asked = {stem(w) for w in content_words(question)}
-    added = [w for w in content_words(claim_text(re.sub(r"\s*\[\d+\]", "", sentence))) if stem(w) not in asked]
+    added = [w for w in content_words(claim_text(strip_citations(sentence))) if stem(w) not in asked]
     if not added:
         return True   # a restatement: digest.useful_lead refuses those that say nothing
     for n in cited:

@@ -198,8 +198,9 @@ class OnnxEncoder:
             self.max_seq_length = min(max_seq_length(self.model_path), self.tokenizer.model_max_length)
             self.pad_id = self.tokenizer.pad_token_id or 0
         self.batch_size = batch_size
-        # one single-threaded session per thread, run side by side: on two cores 170 chunks/s at batch 1 against
-        # 114 for one two-threaded session (eval/onnx_batch_probe.py); one thread is also the faster for a query
+        # one single-threaded session per thread, run side by side: on two cores, batch 1, 166.6 chunks/s
+        # (eval/onnx_batch_probe.py) against 113.5 for one two-threaded session (2,048 CC0 chunks); a query is
+        # faster on one thread too (p50 3.1 vs 4.1 ms; eval/RESULTS.md, "int8 by default")
         self.threads = max(1, threads or (current().runtime.onnx_threads or 0) or (os.cpu_count() or 1))
         self._sessions = [self._new_session()]   # the others open on the first call with more than one batch
         self._sessions_lock = threading.Lock()
@@ -215,6 +216,7 @@ class OnnxEncoder:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.intra_op_num_threads = 1
         so.inter_op_num_threads = 1
+        # busy-waiting threads steal the cores from the tokenizer, the other sessions and other processes
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(self.onnx_path), so, providers=["CPUExecutionProvider"])
 
