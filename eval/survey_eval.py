@@ -9,8 +9,9 @@ eval/check_gold.py's parser, independent of the package), and the time of a surv
     .venv/bin/python eval/survey_eval.py --index /work/idxall --split heldout
     .venv/bin/python eval/survey_eval.py --index /work/idxall --split tuning,seen --grid   # choose the settings
 
-`--grid` sweeps settings.survey.floor and topic_weight over the chosen split and prints the best macro F1;
-run it on the tuning split only (eval/TOPICS.md).
+`--grid` sweeps settings.survey.floor, topic_weight, question_weight and missing_penalty (with names_apart and
+contrast_margin as variants) over the chosen split and prints the best macro F1; run it on the tuning and seen
+splits only, never on heldout (eval/TOPICS.md).
 """
 from __future__ import annotations
 
@@ -152,44 +153,50 @@ def summary(rows: list[dict], key: str | None = None) -> dict:
 
 
 def grid(index: Index, items: list[dict], corpus: Path) -> None:
-    """Sweep floor, topic_weight, question_weight and rarity_power over precomputed candidates; print the best
-    macro recall/precision/F1."""
+    """Sweep floor, topic_weight, question_weight and missing_penalty over precomputed candidates, for each
+    variant of the candidate-side levers (names_apart, contrast_margin); print the best macro recall/precision/F1
+    overall and per variant, and the F1 along the floor at the chosen weights (the plateau)."""
     ids = doc_ids(index, corpus)
     cfg = current().survey
     view = index._view
     index._loaded_embedder()
     results = []
-    for power, window, margin in [(2.0, 0, None), (2.0, 0, 0.0), (2.0, 0, 0.03), (2.0, 0, 0.06), (2.0, 0, 0.1)]:
+    floors = np.arange(0.40, 1.5, 0.025)
+    for names, margin in [(False, None), (True, None), (True, 0.0), (True, 0.06)]:
         cands = []
         for item in items:
             gold = {ids[f] for f in [b["file"] for b in item["briefings"]] + item.get("pooled_in", []) if f in ids}
-            c = candidates(view, item["topic"], Filters(), replace(cfg, rarity_power=power, anchor_window=window,
-                                                                   contrast_margin=margin))
+            c = candidates(view, item["topic"], Filters(), replace(cfg, names_apart=names, contrast_margin=margin))
             docs = np.array([view.chunks[r].doc_id for r in c.rows.tolist()], dtype=object)
             cands.append((item, gold, c, docs))
-        settings = [(w, q, float(f), cp) for w in (0.6, 0.8, 1.0, 1.2, 1.5) for q in (0.5, 1.0)
-                    for f in np.arange(0.30, 1.5, 0.025) for cp in (1.0,)]
-        for weight, qweight, floor, cpower in settings:
-            s = replace(cfg, floor=floor, topic_weight=weight, question_weight=qweight, rarity_power=power,
-                        coverage_power=cpower, anchor_window=window, contrast_margin=margin)
-            rec, prec = [], []
-            for item, gold, c, docs in cands:
-                found = set(docs[relevance(c, s) >= s.floor].tolist())
-                sc = scores(found, gold, gold)
-                rec.append(sc["recall"])
-                prec.append(sc["precision"])
-            r, p = statistics.mean(rec), statistics.mean(prec)
-            results.append((2 * r * p / (r + p) if r + p else 0, r, p, floor, weight, qweight, power, cpower, window,
-                            -1 if margin is None else margin))
-    results.sort(reverse=True)
-    print("F1     recall precision floor weight question_weight rarity_power coverage_power anchor_window margin")
-    for f1, r, p, floor, weight, qweight, power, cpower, window, margin in results[:10]:
-        print(f"{f1:.3f}  {r:.3f}  {p:.3f}     {floor:.3f} {weight}  {qweight}  {power}  {cpower}  {window}  {margin}")
-    for key in sorted({x[-2:] for x in results}):
-        best = max(x for x in results if x[-2:] == key)
-        print(f"best at anchor_window {key[0]}, contrast_margin {'off' if key[1] < 0 else key[1]}: F1 {best[0]:.3f} "
-              f"(recall {best[1]:.3f}, precision {best[2]:.3f}, floor {best[3]:.3f}, weight {best[4]}, "
-              f"question_weight {best[5]})")
+        for weight in (0.8, 1.0, 1.2, 1.5):
+            for qweight in (0.5, 1.0):
+                for penalty in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
+                    s = replace(cfg, topic_weight=weight, question_weight=qweight, missing_penalty=penalty,
+                                names_apart=names, contrast_margin=margin)
+                    rels = [relevance(c, s) for _, _, c, _ in cands]
+                    for floor in floors:
+                        rec, prec = [], []
+                        for (item, gold, c, docs), rel in zip(cands, rels):
+                            sc = scores(set(docs[rel >= floor].tolist()), gold, gold)
+                            rec.append(sc["recall"])
+                            prec.append(sc["precision"])
+                        r, p = statistics.mean(rec), statistics.mean(prec)
+                        results.append((2 * r * p / (r + p) if r + p else 0, r, p, round(float(floor), 3), weight,
+                                        qweight, penalty, names, -1 if margin is None else margin))
+    print("F1     recall precision floor weight question_weight missing_penalty names_apart contrast_margin")
+    for f1, r, p, floor, weight, qweight, pen, names, margin in sorted(results, reverse=True)[:10]:
+        print(f"{f1:.3f}  {r:.3f}  {p:.3f}     {floor:.3f} {weight}  {qweight}  {pen}  {names}  {margin}")
+    for key in sorted({(x[6], x[7], x[8]) for x in results}):
+        best = max(x for x in results if (x[6], x[7], x[8]) == key)
+        print(f"best at missing_penalty {key[0]}, names_apart {key[1]}, contrast_margin "
+              f"{'off' if key[2] < 0 else key[2]}: F1 {best[0]:.3f} (recall {best[1]:.3f}, precision {best[2]:.3f}, "
+              f"floor {best[3]:.3f}, weight {best[4]}, question_weight {best[5]})")
+    at = [x for x in results if x[4] == cfg.topic_weight and x[5] == cfg.question_weight and x[7] == cfg.names_apart
+          and x[8] == (-1 if cfg.contrast_margin is None else cfg.contrast_margin)]
+    for pen in sorted({x[6] for x in at}):
+        row = sorted((x[3], x[0]) for x in at if x[6] == pen and 0.7 <= x[3] <= 1.2 and round(x[3] * 40) % 2 == 0)
+        print(f"missing_penalty {pen}, F1 along the floor: " + " ".join(f"{f:.2f}:{v:.3f}" for f, v in row))
 
 
 def main() -> int:

@@ -202,3 +202,30 @@ def test_corpus_survey_finds_the_gold_briefings(evergrande_index, corpus_dir):
     assert gold <= found | {f for f in gold if not (corpus_dir / f).exists()}
     assert_verbatim_and_attributed(survey)
     assert all(s.date for s in survey.statements)
+
+
+def test_a_common_topic_word_inside_another_name_is_not_the_topic(sample_index, corpus_dir):
+    """"border wall" (tuning topic u05): in the President's "from the Wall Street Journal to the Border Patrol"
+    neither word is the topic's, since the corpus writes both in lower case; a gold sentence names both; a sentence
+    naming "border" alone misses the weight of "wall" (what settings.survey.missing_penalty is charged on)."""
+    from rag.settings import current
+    from rag.survey.find import held, mark_common_words, share, topic_terms
+    names = (corpus_dir / "speeches-remarks/2024-02/2024-02-06-remarks-by-president-biden-urging-congress-to-pass-"
+             "the-emergency-national-security-supplemental-appropriations-act.md").read_text(encoding="utf-8")
+    line = next(x for x in names.splitlines() if "Wall Street Journal to the Border Patrol" in x)
+    gold = next(json.loads(x) for x in (ROOT / "eval" / "topics_cc0.jsonl").read_text().splitlines()
+                if x.strip() and json.loads(x)["id"] == "u05")
+    evidence = [b["evidence"] for b in gold["briefings"]]
+    assert all(normalize(e) in normalize((corpus_dir / b["file"]).read_text(encoding="utf-8"))
+               for e, b in zip(evidence[:3], gold["briefings"][:3]))
+    terms = topic_terms(sample_index._view, "border wall")
+    mark_common_words(terms, evidence + [line])
+    assert {t.word: t.common for t in terms} == {"border": True, "wall": True}
+    assert held(line, terms) == frozenset()
+    both = held(evidence[0], terms)
+    assert both == frozenset(t.stem for t in terms)
+    border = frozenset(t.stem for t in terms if t.word == "border")
+    assert held("We need more agents at the border.", terms) == border
+    wall = next(t for t in terms if t.word == "wall")
+    assert 1 - share(border, terms) == pytest.approx(wall.weight / sum(t.weight for t in terms))
+    assert current().survey.names_apart and current().survey.missing_penalty > 0

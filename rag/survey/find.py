@@ -46,6 +46,10 @@ class Term:
     pattern: re.Pattern     # finds words that may have one of those stems, checked by stemming
     weight: float           # idf ** settings.survey.rarity_power
     word: str = ""          # the topic's word it comes from ("loans")
+    # the index writes the word in lower case ("wall", "border"), so a capitalised one inside another name ("Wall
+    # Street", "Border Patrol") is that name, not the topic's word; set by `mark_common_words`
+    common: bool = False
+    topic_forms: frozenset = frozenset()   # every topic word's stems: a name made of topic words still counts
 
 
 @dataclass
@@ -79,7 +83,44 @@ def topic_terms(view: IndexView, topic: str, cfg: Optional[SurveySettings] = Non
             terms[stem] = Term(stem, frozenset(forms),
                                re.compile(r"\b" + re.escape(prefix[:max(2, len(prefix))]) + r"\w*", re.I),
                                math.log(1 + (n - df + 0.5) / (df + 0.5)) ** cfg.rarity_power, word)
+    every = frozenset(f for t in terms.values() for f in t.forms)
+    for t in terms.values():
+        t.topic_forms = every
     return sorted(terms.values(), key=lambda t: -t.weight)
+
+
+_NEXT_WORD = re.compile(r"\s+([A-Z][\w’'-]*)")
+_PREVIOUS_WORD = re.compile(r"([A-Z][\w’'-]*)\s+$")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“”—(\[]|--)\s*$")
+COMMON_SAMPLE = 2000    # texts read to tell a common word from a name: a bound on time, not tuned
+
+
+def mark_common_words(terms: list[Term], texts: list[str]) -> None:
+    """A topic word is common when most of its occurrences in `texts` (the candidates) are written in lower case
+    ("wall", "border"; not "Haiti", "Uvalde"): then its capitalised occurrences inside another name do not count."""
+    for t in terms:
+        lower = upper = 0
+        for text in texts[:COMMON_SAMPLE]:
+            for m in t.pattern.finditer(text):
+                if set(tokenize(m.group())) & t.forms:
+                    lower += m.group()[0].islower()
+                    upper += not m.group()[0].islower()
+        t.common = lower > upper
+
+
+def _in_other_name(text: str, start: int, end: int, term: Term) -> bool:
+    """A capitalised occurrence of a common topic word, not at a sentence's start, next to a capitalised word that
+    is not a topic word: part of another name ("the Wall Street Journal", "Border Patrol agents")."""
+    if not term.common or text[start].islower() or _SENTENCE_START.search(text[max(0, start - 4):start]):
+        return False
+    after = _NEXT_WORD.match(text, end, end + 40)
+    before = _PREVIOUS_WORD.search(text[max(0, start - 40):start])
+    for m in (after, before):
+        if m and not set(tokenize(m.group(1))) & term.topic_forms:
+            if m is before and _SENTENCE_START.search(text[max(0, start - 40):start][:m.start(1)][-4:] or ""):
+                continue   # "Yesterday, Wall" is not a name before the word; the word after decides
+            return True
+    return False
 
 
 # a series of three or more names ("Cuba, Haiti, Nicaragua, and Venezuela"): a topic named only inside one is
@@ -92,7 +133,7 @@ def _places(text: str, term: Term, first: bool = False) -> list[int]:
     """Where `text` names the term outside a series of names (character offsets; only the first if `first`)."""
     series, out = None, []
     for m in term.pattern.finditer(text):
-        if not set(tokenize(m.group())) & term.forms:
+        if not set(tokenize(m.group())) & term.forms or _in_other_name(text, m.start(), m.end(), term):
             continue
         if series is None:
             series = [(x.start(), x.end()) for x in _SERIES.finditer(text)]
@@ -103,6 +144,17 @@ def _places(text: str, term: Term, first: bool = False) -> list[int]:
     return out
 
 
+def held(text: str, terms: list[Term]) -> frozenset:
+    """The topic's words `text` names (outside a series of names and other names), by their stems."""
+    return frozenset(t.stem for t in terms if _places(text, t, first=True))
+
+
+def share(stems: frozenset, terms: list[Term]) -> float:
+    """Share of the topic's weight in these words."""
+    total = sum(t.weight for t in terms)
+    return sum(t.weight for t in terms if t.stem in stems) / total if total else 0.0
+
+
 def coverage(text: str, terms: list[Term], window: int = 0) -> float:
     """Share of the topic's weight whose words occur in `text`. With a `window` (characters) and a topic of several
     words, a word counts only within `window` of the heaviest word (the anchor), and nothing counts without the
@@ -111,7 +163,7 @@ def coverage(text: str, terms: list[Term], window: int = 0) -> float:
     if not total:
         return 0.0
     if window <= 0 or len(terms) < 2:
-        return sum(t.weight for t in terms if _places(text, t, first=True)) / total
+        return share(held(text, terms), terms)
     anchors = _places(text, terms[0])
     if not anchors:
         return 0.0
@@ -135,6 +187,7 @@ class Candidates:
     cos: np.ndarray             # cosine to the topic; -1 for a row without a vector yet
     cover: np.ndarray           # share of the topic's weight in the speaker's own words
     qcover: np.ndarray          # share of the topic's weight in the question the passage answers
+    union: np.ndarray           # share of the topic's weight in the own words or the question, together
     contrast: np.ndarray        # cosine to the whole topic minus cosine to the part of it the own words hold
     qcontrast: np.ndarray       # the same for the question's words (inf where all or none of the topic is held)
     has_vector: np.ndarray
@@ -157,14 +210,23 @@ def candidates(view: IndexView, topic: str, filters: Filters, cfg: SurveySetting
         rows = np.union1d(rows, np.array([r for r, _ in near], dtype=np.int64))
     chunks = view.chunks
     w = cfg.anchor_window
-    cover = np.array([coverage(chunks[r].text, terms, w) for r in rows.tolist()], dtype=np.float32)
-    qcover = np.array([coverage(chunks[r].question or "", terms, w) for r in rows.tolist()], dtype=np.float32)
+    if cfg.names_apart:
+        mark_common_words(terms, [chunks[r].text for r in rows.tolist()])
+    own = [held(chunks[r].text, terms) for r in rows.tolist()]
+    asked = [held(chunks[r].question or "", terms) for r in rows.tolist()]
+    union = np.array([share(a | b, terms) for a, b in zip(own, asked)], dtype=np.float32)
+    if w > 0:
+        cover = np.array([coverage(chunks[r].text, terms, w) for r in rows.tolist()], dtype=np.float32)
+        qcover = np.array([coverage(chunks[r].question or "", terms, w) for r in rows.tolist()], dtype=np.float32)
+    else:
+        cover = np.array([share(a, terms) for a in own], dtype=np.float32)
+        qcover = np.array([share(b, terms) for b in asked], dtype=np.float32)
     cos = view.dense.similarity(qvec, rows.tolist()) if qvec is not None and len(rows) \
         else np.full(len(rows), -1.0, dtype=np.float32)
     cos = np.asarray(cos, dtype=np.float32)
     contrast = _contrast(view, terms, rows, cos, [chunks[r].text for r in rows.tolist()], cfg)
     qcontrast = _contrast(view, terms, rows, cos, [chunks[r].question or "" for r in rows.tolist()], cfg)
-    return Candidates(rows, cos, cover, qcover, contrast, qcontrast, rows < view.embedded, terms, qvec)
+    return Candidates(rows, cos, cover, qcover, union, contrast, qcontrast, rows < view.embedded, terms, qvec)
 
 
 def _contrast(view: IndexView, terms: list[Term], rows: np.ndarray, cos: np.ndarray, texts: list[str],
@@ -193,7 +255,8 @@ def relevance(c: Candidates, cfg: SurveySettings) -> np.ndarray:
     own = np.where(c.contrast >= -margin, c.cover, 0.0)
     asked = np.where(c.qcontrast >= -margin, c.qcover, 0.0)
     cover = np.maximum(own, cfg.question_weight * asked) ** cfg.coverage_power
-    return np.where(c.has_vector, c.cos + cfg.topic_weight * cover,
+    missing = cfg.missing_penalty * (1.0 - c.union)
+    return np.where(c.has_vector, c.cos + cfg.topic_weight * cover - missing,
                     np.where(c.cover >= 0.999, cfg.floor, -1.0))
 
 
