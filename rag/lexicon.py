@@ -229,9 +229,14 @@ def cited_numbers(text: str) -> list[int]:
     return nums
 
 
+_SPACE_BEFORE_STOP = re.compile(r"[ \t]+(?=[.,;:!?])")
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
 def strip_citations(text: str) -> str:
-    """`text` without its strict [n] markers."""
-    return CITATION.sub(" ", text or "")
+    """`text` without its strict [n] markers, and without the space they leave before a stop or beside a
+    space ("aid [1]." -> "aid.", "aid [1] and" -> "aid and")."""
+    return _SPACES.sub(" ", _SPACE_BEFORE_STOP.sub("", CITATION.sub(" ", text or "")))
 
 
 # ---- the chunker's sentence splitter ------------------------------------------

@@ -123,6 +123,11 @@ def test_cli_ask_bad_model_path_is_a_clear_error(sample_index, tmp_path):
     ("What did the officials say about North Korea policy review?", "final stages of that review"),
     # "how many": the quote is the sentence with the number
     ("How many doses of Pfizer vaccine did the President announce the U.S. would donate?", "500 million"),
+    # the answer sits in the sentence before the best one: the pair with it reads closer to the question than the
+    # pair with the next one (the quote used to end at the best sentence)
+    ("What did Sullivan tell Yang Jiechi about Taiwan?", "Taiwan Relations Act, Three Communiqués, and Six Assurances"),
+    ("What kind of system did Pyongyang test that weekend, and do UN sanctions resolutions cover it?",
+     "not covered by U.N. Security Council resolutions"),
 ])
 def test_the_digest_quotes_the_sentence_that_answers(sample_index, question, words):
     from rag.answer.evidence import select_digest

@@ -139,6 +139,12 @@ def test_faithfulness():
     # a multi-sentence quote cited once at its end: both sentences checked against [2]
     assert m.faithfulness("- MR. X: \u201cThe Secretary met the Foreign Minister. Of Jordan, on Tuesday.\u201d [2]", passages) == 1.0
     assert m.faithfulness(uncited + "\n" + supported, passages) == 0.5  # a marker never reaches back across lines
+    # a digest line of two-sentence quotes: each sentence is checked against the passage its own quote cites
+    line = ("- MR. X: \u201cThe Secretary met the Foreign Minister. Of Jordan, on Tuesday.\u201d [2] \u2026 \u201cThe U.S. is "
+            "providing 45 million dollars. In humanitarian assistance to Syria.\u201d [1]")
+    assert m.faithfulness(line, passages) == 1.0
+    assert m.split_sentences(line)[2].startswith("\u2026 \u201cThe U.S.")
+    assert m.faithfulness(line.replace("[2]", "[1]", 1), passages) == 0.5   # the Jordan quote does not say [1]
     assert m.faithfulness("Something [7].", passages) == 0.0  # unknown citation number
     assert m.faithfulness("", passages) is None
     # a custom support check (e.g. rag.answer.verify's) is used when given

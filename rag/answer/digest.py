@@ -8,7 +8,7 @@ import re
 from rag.answer import prompting
 from rag.answer.evidence import topic_words
 from rag.answer.verify import claim_text
-from rag.lexicon import STOP, content_words, stem
+from rag.lexicon import STOP, content_words, stem, strip_citations
 from rag.records import Hit
 from rag.settings import current
 
@@ -73,7 +73,7 @@ def useful_lead(text: str, question: str) -> bool:
     a noun phrase made of the question's words ("According to SECRETARY BLINKEN, the migrant standoff on
     Belarus's borders and Moscow's pressure on Kyiv."), an unfinished list ("the priorities ... are:"), and
     a sentence about the sources ("the passage is a detail from the briefings on the weapons test")."""
-    plain = re.sub(r"\s*\[\d+\]", "", text).strip()
+    plain = strip_citations(text).strip()
     if plain.endswith("?") or _FIRST_PERSON.match(plain) or len(content_words(plain)) < 4:
         return False
     if re.search(r"[:;,]\s*[.]?$", plain) or _ABOUT_SOURCES.search(plain):

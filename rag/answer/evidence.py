@@ -3,8 +3,9 @@ whether the passages answer it at all. Takes a question and prepared passages; g
 `Gate`, the digest's selection and the excerpts the model reads.
 
 The quote of a passage is its sentence closest to the question (cosine plus a share of its words), preferring one
-that holds the kind of fact asked for (`asked_for`: a number, a date, a name), extended by the next sentence when
-it is short and that one is on topic, or when it only restates the question.
+that holds the kind of fact asked for (`asked_for`: a number, a date, a name), read with its neighbour: of the
+sentence before and the one after, the one whose pair with it is closer to the question (the same score over the
+pair's text), when the pair fits a quote. An answer often sits beside the sentence that echoes the question.
 
 Abstention is one score (settings.answer): the best evidence score (an official's sentence: cosine to the
 question plus a share of its words), less `unknown_name_penalty` when the question names something the whole
@@ -50,13 +51,14 @@ class Evidence:
 
 
 def score_evidence(question: str, views: list[PassageView], encode) -> list[Evidence]:
-    """Best-supporting sentence of each passage that can back a claim, best first."""
+    """Best-supporting sentence of each passage that can back a claim, best first; its quote is that sentence
+    read with the neighbour (before or after) that makes the pair closest to the question."""
     cfg = current().answer
     topic = topic_of(question)
     qv = encode([question, topic])
     stems = {stem(w) for w in content_words(question)}
-    found = []
     kind = asked_for(question)   # the quote prefers the kind of fact asked for; the gate reads `scores` alone
+    chosen = []
     for v in views:
         if not supporting(v.hit) or not len(v.vectors):
             continue
@@ -66,14 +68,24 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
         choice = scores + (cfg.answer_type_weight * np.array([holds(v.sentence(i), kind, question)
                                                                for i in range(len(v.spans))]) if kind else 0.0)
         best = int(np.argmax(choice))
+        # the two pairs holding the sentence (with the one before, with the one after) that fit a quote
+        pairs = [i for i in (best - 1, best) if 0 <= i < len(v.spans) - 1
+                 and v.spans[i + 1][1] - v.spans[i][0] <= cfg.quote_max_chars]
+        chosen.append((v, best, float(np.max(scores)), pairs))
+    texts = [v.hit.text[v.spans[i][0]:v.spans[i + 1][1]] for v, _, _, pairs in chosen for i in pairs]
+    sims = np.max(encode(texts) @ qv.T, axis=1) if texts else np.zeros(0)
+    found, k = [], 0
+    for v, best, score, pairs in chosen:
         start, end = v.spans[best]
-        # extend the sentence with the next one when that one is on topic too and the sentence is short, or when the
-        # sentence only restates the question (the answer follows it); never past quote_max_chars
-        if best + 1 < len(v.spans) and v.spans[best + 1][1] - start <= cfg.quote_max_chars and (
-                ((end - start) < 120 and scores[best + 1] >= scores[best] - 0.1)
-                or len(v.sentence_content[best] - stems - _LEAD_IN) < cfg.restate_novel_min):
-            end = v.spans[best + 1][1]
-        found.append(Evidence(v.n, float(np.max(scores)), best, start, end))   # score: the gate's, unchanged
+        if pairs:
+            # each pair read as the sentence was: cosine, share of the question's words, the kind of fact asked for
+            read = [float(sims[k + j]) + cfg.lexical_weight * len(stems & (v.sentence_content[i] | v.sentence_content[
+                        i + 1])) / max(1, len(stems)) + (cfg.answer_type_weight * holds(texts[k + j], kind, question)
+                                                         if kind else 0.0) for j, i in enumerate(pairs)]
+            i = pairs[int(np.argmax(read))]
+            start, end = v.spans[i][0], v.spans[i + 1][1]
+            k += len(pairs)
+        found.append(Evidence(v.n, score, best, start, end))   # score: the gate's, unchanged
     return sorted(found, key=lambda e: -e.score)
 
 
@@ -87,12 +99,6 @@ _KINDS = (("number", re.compile(r"^\s*(?:how (?:many|much|long|far|big|large|oft
 _DATE = re.compile(r"\b(?:" + "|".join(MONTH_NAMES) + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                    r"today|tomorrow|tonight|yesterday|"
                    r"(?:next|last|this) (?:week|month|year)|(?:19|20)\d\d)\b", re.I)
-
-
-# words that lead in to an answer without being one ("On a related note, many of you have asked about the status
-# of ...", "In terms of the update on ...")
-_LEAD_IN = {stem(w) for w in "asked ask asking status update updates note related regard respect terms point matter "
-                              "issue issues topic subject".split()}
 
 
 def asked_for(question: str) -> Optional[str]:

@@ -193,12 +193,16 @@ _SENT_END = re.compile(r"(?<=[.!?])(?<!\b[Mm][Rr]\.)(?<!\b[Mm][Ss]\.)(?<!\b[Mm][
 
 
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+# a run of citation markers with more text after it on the line ("... aid.” [1] … “Next ..."): a claim ends there
+_AFTER_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;-]\s*\d+)*\s*\])+[.!?,;:)\u201d\u2019\"']*(?=\s*\S)")
 
 
 def split_lines(text: str) -> list[list[str]]:
     """The answer's claims, line by line: each line (bullet markers dropped) split on . ! ?
     followed by a space and a capital/digit; citation markers right after the full stop stay
-    with their sentence ("... aid. [1] Next" -> "... aid. [1]", "Next"). Headings (a line
+    with their sentence ("... aid. [1] Next" -> "... aid. [1]", "Next"), and a claim also ends at
+    its markers when text follows them (a digest line of quotes: "“A. B.” [1] … “C.” [2]" ->
+    "“A.", "B.” [1]", "… “C.” [2]": each quote is checked against what it cites). Headings (a line
     ending in ':' with no citation, e.g. "What was said in the briefings:") and fragments
     without words (a lone "[1]") are not claims and are dropped."""
     lines = []
@@ -206,15 +210,25 @@ def split_lines(text: str) -> list[list[str]]:
         line = _BULLET.sub("", line).strip()
         if not line or (line.endswith(":") and not CITATION.search(line)):
             continue
-        out, start = [], 0
-        for m in _SENT_END.finditer(line):
-            out.append(line[start:m.end()].strip())
-            start = m.end()
-        out.append(line[start:].strip())
+        out = []
+        for piece in _cut_after_markers(line):
+            start, ends = 0, [m.end() for m in _SENT_END.finditer(piece)] + [len(piece)]
+            for end in ends:
+                part = piece[start:end].strip()
+                if out and part and not tokens(strip_citations(part)) and CITATION.search(part):
+                    out[-1] += " " + part   # markers alone belong to the sentence before them
+                else:
+                    out.append(part)
+                start = end
         out = [x for x in out if tokens(strip_citations(x))]
         if out:
             lines.append(out)
     return lines
+
+
+def _cut_after_markers(line: str) -> list[str]:
+    cuts = [m.end() for m in _AFTER_MARKERS.finditer(line)]
+    return [line[a:b] for a, b in zip([0] + cuts, cuts + [len(line)])]
 
 
 def split_sentences(text: str) -> list[str]:
