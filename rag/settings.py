@@ -99,6 +99,11 @@ class AnswerSettings:
     # heldout_sample 0.346 -> 0.377, heldout2_sample 0.292 -> 0.292 (eval/RESULTS.md). The sentence is quoted with
     # the neighbour that makes the pair closest to the question (rag.answer.evidence; no weight of its own)
     answer_type_weight: float = 0.1
+    # choosing the quote (not the gate): the share of the question's words a sentence holds, each weighed by its
+    # rarity in the index (idf), at this weight, in place of `lexical_weight` x the plain share. Chosen by the
+    # digest's keyword recall on gold_sample and gold_cc0 gold+50, no model (`/work/probe/evsel3.py`): 0.2, 0.4,
+    # 0.5 within 0.004 of each other; with the long pair allowed, 0.456 -> 0.500 and 0.645 -> 0.676 (eval/RESULTS.md)
+    quote_rarity_weight: float = 0.2
     max_digest: int = 4                 # bullets (passages) in the digest: a screenful
     max_lead: int = 2                   # model sentences kept
     max_sentences: int = 3              # model sentences read before generation is stopped

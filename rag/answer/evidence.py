@@ -3,9 +3,9 @@ whether the passages answer it at all. Takes a question and prepared passages; g
 `Gate`, the digest's selection and the excerpts the model reads.
 
 The quote of a passage is its sentence closest to the question (cosine plus a share of its words), preferring one
-that holds the kind of fact asked for (`asked_for`: a number, a date, a name), read with its neighbour: of the
-sentence before and the one after, the one whose pair with it is closer to the question (the same score over the
-pair's text), when the pair fits a quote. An answer often sits beside the sentence that echoes the question.
+that holds the kind of fact asked for (`asked_for`: a number, a date, a name) and the question's rarer words, read
+with its neighbour: of the sentence before and the one after, the one whose pair with it is closer to the question
+(the same score over the pair's text). An answer often sits beside the sentence that echoes the question.
 
 Abstention is one score (settings.answer): the best evidence score (an official's sentence: cosine to the
 question plus a share of its words), less `unknown_name_penalty` when the question names something the whole
@@ -50,14 +50,28 @@ class Evidence:
     end: int
 
 
-def score_evidence(question: str, views: list[PassageView], encode) -> list[Evidence]:
+def score_evidence(question: str, views: list[PassageView], encode,
+                   rarity: Optional[Callable[[str], dict[str, float]]] = None) -> list[Evidence]:
     """Best-supporting sentence of each passage that can back a claim, best first; its quote is that sentence
-    read with the neighbour (before or after) that makes the pair closest to the question."""
+    read with the neighbour (before or after) that makes the pair closest to the question. `rarity` (the index's
+    `Index.rarity`: a text's words -> their idf) weighs the question's words when choosing the quote."""
     cfg = current().answer
     topic = topic_of(question)
     qv = encode([question, topic])
     stems = {stem(w) for w in content_words(question)}
     kind = asked_for(question)   # the quote prefers the kind of fact asked for; the gate reads `scores` alone
+    rare = rarity(question) if rarity else {}
+
+    def choosing(sim: float, text: str, content: set) -> float:
+        """How well a sentence (or pair) answers: cosine, the question's words it holds (weighed by rarity when
+        the index can tell), the kind of fact asked for."""
+        if rare:
+            held = sum(w for s, w in rarity(text).items() if s in rare) / sum(rare.values())
+            out = sim + cfg.quote_rarity_weight * held
+        else:
+            out = sim + cfg.lexical_weight * len(stems & content) / max(1, len(stems))
+        return out + (cfg.answer_type_weight * holds(text, kind, question) if kind else 0.0)
+
     chosen = []
     for v in views:
         if not supporting(v.hit) or not len(v.vectors):
@@ -65,12 +79,12 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
         sims = np.max(v.vectors @ qv.T, axis=1)
         lex = np.array([len(stems & v.sentence_content[i]) / max(1, len(stems)) for i in range(len(v.spans))])
         scores = sims + cfg.lexical_weight * lex
-        choice = scores + (cfg.answer_type_weight * np.array([holds(v.sentence(i), kind, question)
-                                                               for i in range(len(v.spans))]) if kind else 0.0)
-        best = int(np.argmax(choice))
-        # the two pairs holding the sentence (with the one before, with the one after) that fit a quote
+        best = int(np.argmax([choosing(float(sims[i]), v.sentence(i), v.sentence_content[i])
+                              for i in range(len(v.spans))]))
+        # the pairs holding the sentence: with the one after (a long one is cut at a word when shown, as any
+        # quote), and with the one before when the two fit a quote (so the cut never drops the sentence itself)
         pairs = [i for i in (best - 1, best) if 0 <= i < len(v.spans) - 1
-                 and v.spans[i + 1][1] - v.spans[i][0] <= cfg.quote_max_chars]
+                 and (i == best or v.spans[i + 1][1] - v.spans[i][0] <= cfg.quote_max_chars)]
         chosen.append((v, best, float(np.max(scores)), pairs))
     texts = [v.hit.text[v.spans[i][0]:v.spans[i + 1][1]] for v, _, _, pairs in chosen for i in pairs]
     sims = np.max(encode(texts) @ qv.T, axis=1) if texts else np.zeros(0)
@@ -78,10 +92,8 @@ def score_evidence(question: str, views: list[PassageView], encode) -> list[Evid
     for v, best, score, pairs in chosen:
         start, end = v.spans[best]
         if pairs:
-            # each pair read as the sentence was: cosine, share of the question's words, the kind of fact asked for
-            read = [float(sims[k + j]) + cfg.lexical_weight * len(stems & (v.sentence_content[i] | v.sentence_content[
-                        i + 1])) / max(1, len(stems)) + (cfg.answer_type_weight * holds(texts[k + j], kind, question)
-                                                         if kind else 0.0) for j, i in enumerate(pairs)]
+            read = [choosing(float(sims[k + j]), texts[k + j], v.sentence_content[i] | v.sentence_content[i + 1])
+                    for j, i in enumerate(pairs)]
             i = pairs[int(np.argmax(read))]
             start, end = v.spans[i][0], v.spans[i + 1][1]
             k += len(pairs)

@@ -41,12 +41,15 @@ from rag.settings import current
 
 
 class Retriever(Protocol):
-    """What an answer needs of an index: search, a whole-index vocabulary lookup, and its encoder."""
+    """What an answer needs of an index: search, a whole-index vocabulary lookup with word rarity, and its
+    encoder."""
     embedder: Encoder
 
     def search(self, query: str, k: int = 5, **filters) -> list[Hit]: ...
 
     def mentions(self, word: str) -> bool: ...
+
+    def rarity(self, text: str) -> dict[str, float]: ...
 
 
 def _filters(filters: dict) -> dict:
@@ -85,7 +88,7 @@ def gather(retriever: Retriever, query: str, k: int, **filters):
     passages = [h for h in hits if supporting(h)][:k]
     encode = retriever.embedder.encode
     views = prepare(passages, encode)
-    return hits, passages, views, (score_evidence(query, views, encode) if passages else [])
+    return hits, passages, views, (score_evidence(query, views, encode, retriever.rarity) if passages else [])
 
 
 def ask(retriever: Retriever, question: str, history=None, k: int = 5, model=None, **filters) -> Answer:

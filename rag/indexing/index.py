@@ -37,6 +37,7 @@ from rag.ingest import CHUNKER_VERSION, Chunker
 from rag.records import Chunk, Hit
 from rag.retrieval import Columns, Filters, IndexView
 from rag.retrieval import search as _search
+from rag.retrieval.sentences import query_weights
 from rag.settings import current
 from rag.survey import survey as _survey
 
@@ -210,6 +211,10 @@ class Index:
         """Whether the index holds `word` anywhere: in a passage, a question, a speaker label or a briefing title
         (BM25's stemmed vocabulary holds them all: updates.lexical_text). A dictionary lookup, at any index size."""
         return self._view.lexical.knows(word)
+
+    def rarity(self, text: str) -> dict[str, float]:
+        """The words of `text` the index holds (BM25's stems) -> their idf: the rarer, the heavier."""
+        return query_weights(self._view.lexical, text)
 
     def __len__(self) -> int:
         return len(self._view.chunks)
