@@ -4,12 +4,14 @@ Takes an index view, a topic and filters; gives one `Found` per briefing (its re
 Recall first, with one relevance floor. The candidates are every allowed row whose BM25 text holds a topic word,
 joined by the rows closest to the topic by vectors (paraphrases that never name it). Each candidate is scored
 
-    relevance = cosine(topic, passage) + topic_weight x coverage
+    relevance = cosine(topic, passage) + topic_weight x coverage - missing_penalty x missing
 
 where coverage is the share of the topic's words (each weighted by its rarity: BM25's idf, squared) found in the
 speaker's own words, or (times question_weight) in the reporter's question the passage answers: "this company"
-answers a question about Evergrande. A word counts in its derived forms ("Haitian" for "Haiti"), and not where it
-is one name in a series of three or more ("Cuba, Haiti, Nicaragua, and Venezuela": named in passing). A row is relevant at relevance >= floor (settings.survey, calibrated on the
+answers a question about Evergrande; missing is the share found in neither ("border" alone is not "border wall").
+A word counts in its derived forms ("Haitian" for "Haiti"), and not where it is one name in a series of three or
+more ("Cuba, Haiti, Nicaragua, and Venezuela": named in passing), nor, for a word the archive writes in lower case,
+inside another name ("the Wall Street Journal" is not a wall). A row is relevant at relevance >= floor (settings.survey, calibrated on the
 tuning topics). Quotes are always the speaker's own words. A row without a vector yet (an ingest still embedding) is
 relevant only when its own words hold every topic word. Allowed rows: the filters, and officials only unless
 the filter names a speaker or a role. Acknowledgements ("Yeah.") never count.
