@@ -38,8 +38,8 @@ import numpy as np
 from rag.answer.aliases import implied_names, same_name
 from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polarity_clash,
                                 polarity_differs, turned_around, window)
-from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations, strip_citations,
-                         quantities, split_sentences, stem, words)
+from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations,
+                         quantities, split_sentences, stem, strip_citations, words)
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
 

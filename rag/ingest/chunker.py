@@ -20,9 +20,9 @@ import re
 from functools import lru_cache
 from typing import Optional
 
+from rag.errors import RagError
 from rag.lexicon import sentence_spans
 from rag.records import MODERATOR, OPERATOR, QUESTIONER, UNATTRIBUTED, Chunk, Transcript, Turn
-from rag.errors import RagError
 from rag.resources import default_embedding_model_path, word_pieces
 
 CHUNKER_VERSION = "3"

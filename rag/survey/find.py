@@ -115,14 +115,12 @@ def _in_other_name(text: str, start: int, end: int, term: Term) -> bool:
     is not a topic word: part of another name ("the Wall Street Journal", "Border Patrol agents")."""
     if not term.common or text[start].islower() or _SENTENCE_START.search(text[max(0, start - 4):start]):
         return False
+    lead = text[max(0, start - 40):start]
     after = _NEXT_WORD.match(text, end, end + 40)
-    before = _PREVIOUS_WORD.search(text[max(0, start - 40):start])
-    for m in (after, before):
-        if m and not set(tokenize(m.group(1))) & term.topic_forms:
-            if m is before and _SENTENCE_START.search(text[max(0, start - 40):start][:m.start(1)][-4:] or ""):
-                continue   # "Yesterday, Wall" is not a name before the word; the word after decides
-            return True
-    return False
+    before = _PREVIOUS_WORD.search(lead)
+    if before and _SENTENCE_START.search(lead[:before.start(1)][-4:]):
+        before = None   # "Our Border Patrol": "Our" is capitalised as a sentence's first word; the word after decides
+    return any(m and not set(tokenize(m.group(1))) & term.topic_forms for m in (after, before))
 
 
 # a series of three or more names ("Cuba, Haiti, Nicaragua, and Venezuela"): a topic named only inside one is
