@@ -120,9 +120,15 @@ def page(browser, server):
 
 def ask(pg, question: str):
     """Type a question, send it, and wait for the final answer (the sources panel is filled last)."""
-    # record whether the answer bubble ever showed the streaming cursor
+    # record whether the digest showed while the answer was still being written (the streaming cursor, or the
+    # status line under the digest while the model writes): the two states can follow each other within one
+    # frame, so either counts, and only before the final sources panel
     pg.evaluate("""() => { window.__streamed = false;
-        new MutationObserver(() => { if (document.querySelector('#chat').innerText.includes('▌')) window.__streamed = true; })
+        new MutationObserver(() => {
+            const t = document.querySelector('#chat').innerText;
+            const final = document.querySelector('#sources .sources.final');
+            if (!final && t.includes('What was said in the briefings') && (t.includes('▌') || t.includes('Writing a short summary')))
+                window.__streamed = true; })
           .observe(document.querySelector('#chat'), {subtree: true, childList: true, characterData: true}); }""")
     # unmark the previous panel: the server's next final panel carries the class again
     pg.evaluate("() => document.querySelectorAll('#sources .sources').forEach(e => e.classList.remove('final'))")
