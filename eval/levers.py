@@ -26,7 +26,8 @@ EVAL = Path(__file__).resolve().parent
 SETS = {"tune_sample": ("gold_sample.jsonl", None), "tune_cc0": ("gold_cc0.jsonl", 50),
         "tune_cc0_all": ("gold_cc0.jsonl", "all"),
         "held_sample": ("heldout_sample.jsonl", None), "held_cc0": ("heldout_cc0.jsonl", 50),
-        "held_cc0_all": ("heldout_cc0.jsonl", "all"), "held2_sample": ("heldout2_sample.jsonl", None)}
+        "held_cc0_all": ("heldout_cc0.jsonl", "all"), "held2_sample": ("heldout2_sample.jsonl", None),
+        "tune_absent_sample": ("tuning_absent_sample.jsonl", None)}
 MODES = ("hybrid", "dense", "bm25")
 
 
