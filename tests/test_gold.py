@@ -37,8 +37,10 @@ def _items(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_sample_gold_passes_checker():
-    res = _run(SAMPLE_GOLD)
+@pytest.mark.parametrize("name", ["gold_sample", "tuning_absent_sample", "heldout_sample", "heldout2_sample"])
+def test_sample_gold_passes_checker(name):
+    """Every gold set over the bundled sample quotes it verbatim, inside the turn of the speaker it names."""
+    res = _run(ROOT / "eval" / f"{name}.jsonl")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "OK: all items pass" in res.stdout
 
