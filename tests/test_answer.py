@@ -143,6 +143,26 @@ def test_the_digest_quotes_the_sentence_that_answers(sample_index, question, wor
     assert any(words in q for q in shown), shown
 
 
+def _digest(index, question: str) -> str:
+    """The answer's first text (the digest), read from the stream before the model is loaded."""
+    from rag.answer.events import Text
+    from rag.answer.pipeline import ask_stream
+    return next(e.text for e in ask_stream(index, question) if isinstance(e, Text))
+
+
+@pytest.mark.parametrize("question,figure", [
+    # the briefing says the one-on-one "was extensive" and gives no length: the heading says no quote has the number
+    ("How long did the one-on-one between President Biden and President Putin last?", False),
+    ("How many doses of Pfizer vaccine did the President announce the U.S. would donate?", True),
+])
+def test_the_digest_says_when_no_quote_gives_the_number_asked_for(sample_index, question, figure):
+    from rag.answer import prompting
+    digest = _digest(sample_index, question)
+    heading = digest.splitlines()[0]
+    assert heading == prompting.template("digest_header" if figure else "digest_header_no_number"), digest
+    assert re.search(r"\[\d+\]", digest), digest   # the quotes are still shown, cited
+
+
 # Model sentences that passed the checker in the tuning sample eval (2026-12-01 evening) and say nothing: each hands
 # the question back, or talks about the sources. The last two are real answers the model wrote (held-out eval).
 HANDED_BACK = [

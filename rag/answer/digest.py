@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from rag.answer import prompting
-from rag.answer.evidence import topic_words
+from rag.answer.evidence import asked_for, holds, topic_words
 from rag.answer.verify import claim_text
 from rag.lexicon import STOP, content_words, stem, strip_citations
 from rag.records import Hit
@@ -18,6 +18,16 @@ def _quote(text: str) -> str:
     if len(q) > current().answer.quote_max_chars:
         q = q[:current().answer.quote_max_chars].rsplit(" ", 1)[0] + " …"
     return q
+
+
+def digest_header(question: str, quotes: list[str]) -> str:
+    """The digest's heading. When the question asks for a number ("how many", "how much", "how long") and no quote
+    as shown (`quotes`: their verbatim text, cut as `_quote` cuts it) holds one, the heading says so: the briefings
+    found talk about the subject without the figure, which the reader must know first. Such a near miss looks like
+    an answer to every signal the gate has (eval/RESULTS.md, "Near-miss absent questions")."""
+    if asked_for(question) == "number" and not any(holds(_quote(q), "number", question) for q in quotes):
+        return prompting.template("digest_header_no_number")
+    return prompting.template("digest_header")
 
 
 def digest_lines(items: list[tuple[int, Hit, str]]) -> list[str]:

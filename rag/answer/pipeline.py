@@ -27,7 +27,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 
 from rag.answer import prompting
-from rag.answer.digest import attributed, digest_lines, quote_span, useful_lead
+from rag.answer.digest import attributed, digest_header, digest_lines, quote_span, useful_lead
 from rag.answer.events import Done, Event, Passages, Status, Text
 from rag.answer.evidence import excerpt, gate, score_evidence, select_digest
 from rag.answer.rewrite import needs_rewrite, rewrite_question
@@ -160,7 +160,7 @@ def ask_stream(retriever: Retriever, question: str, history=None, k: int = 5, mo
     #    checked text within a second of asking (the model adds at most a short summary after it).
     digest = select_digest(evidence)
     items = [(e.n, views[e.n - 1].hit, views[e.n - 1].hit.text[e.start:e.end]) for e in digest]
-    text = prompting.template("digest_header") + "\n" + "\n".join(digest_lines(items))
+    text = digest_header(search_query, [q for _, _, q in items]) + "\n" + "\n".join(digest_lines(items))
     timings["first_text_s"] = round(time.perf_counter() - t0, 3)
     yield Text(text)
 
