@@ -161,3 +161,31 @@ def test_never_the_same_chunk_twice_even_when_few_turns_match(sample_index):
              if c.speaker == "SECRETARY BLINKEN" and not is_acknowledgement(c.text)}
     hits = sample_index.search("Taiwan", k=len(turns) + 5, mode="dense", speaker="blinken")
     assert sorted((h.doc_id, h.turn) for h in hits) == sorted(turns)
+
+
+@pytest.fixture(scope="module")
+def presidents_index(corpus_dir, tmp_path_factory):
+    """Three CC0 transcripts whose words are labelled "THE PRESIDENT:" (Biden 2023, Trump 2025) or "THE VICE
+    PRESIDENT:" (Harris 2022)."""
+    from rag import Index
+    files = ["speeches-remarks/2023-05/2023-05-08-remarks-by-president-biden-on-airline-accountability.md",
+             "remarks/2025-03/2025-03-09-press-gaggle-by-president-trump.md",
+             "speeches-remarks/2022-05/2022-05-18-remarks-by-vice-president-harris-at-united-states-coast-guard-"
+             "academys-141st-commencement-address.md"]
+    paths = [corpus_dir / f for f in files]
+    if not all(p.exists() for p in paths):
+        pytest.skip("the CC0 transcripts of this test are not in the corpus")
+    return Index.build(paths, path=tmp_path_factory.mktemp("presidents") / "index", progress=False)
+
+
+@pytest.mark.parametrize("name,label,since,until", [
+    ("Biden", "THE PRESIDENT", "2021-01-20", "2025-01-20"),
+    ("Trump", "THE PRESIDENT", "2025-01-20", "9999"),
+    ("Harris", "THE VICE PRESIDENT", "2021-01-20", "2025-01-20"),
+])
+def test_a_speaker_filter_by_name_takes_the_office_label_in_that_term(presidents_index, name, label, since, until):
+    """`--speaker Biden` finds the words the transcripts label "THE PRESIDENT" in Biden's term, and never in
+    another president's; each hit keeps the label exactly as printed."""
+    hits = presidents_index.search("the American people", k=10, speaker=name)
+    assert hits, name
+    assert all(h.speaker == label and since <= h.date < until for h in hits), [(h.speaker, h.date) for h in hits]

@@ -3,12 +3,14 @@
 gives whether the passage names the same thing. Used by the checker (rag.answer.verify), so that a claim which
 writes out what the speaker said as "we" or "the President" is not refused, while a swapped name still is.
 
-Each table says what it is for; none is tuned on a gold set. Office holders come from the public record (the
-White House and State Department archives) with the dates they took office.
+Each table says what it is for; none is tuned on a gold set. Office holders (rag.offices) come from the public
+record (the White House and State Department archives) with the dates they took office.
 """
 from __future__ import annotations
 
 from typing import Optional
+
+from rag.offices import holds_office, terms
 
 
 # the United States by its names; its own officials mostly say "we" and "our" (every speaker we index is one,
@@ -32,16 +34,6 @@ CAPITALS = {"beijing": "china", "moscow": "russia", "kremlin": "russia", "pyongy
             "havana": "cuba", "minsk": "belarus", "ankara": "turkey", "delhi": "india", "jerusalem": "israel"}
 COUNTRY_OF = {**DEMONYMS, **CAPITALS}
 
-# (office word said in the passage, holder, from, until): ISO dates, until exclusive, None = still in office
-OFFICES = (
-    ("president", "biden", "2021-01-20", "2025-01-20"),
-    ("president", "trump", "2017-01-20", "2021-01-20"),
-    ("president", "trump", "2025-01-20", None),
-    ("secretary", "blinken", "2021-01-26", "2025-01-20"),
-    ("secretary", "rubio", "2025-01-21", None),
-    ("vice", "harris", "2021-01-20", "2025-01-20"),
-    ("vice", "vance", "2025-01-20", None),
-)
 
 
 def implied_names(vocab: set[str]) -> set[str]:
@@ -81,7 +73,6 @@ def same_name(name: str, vocab: set[str], date: Optional[str] = None) -> bool:
     if any(_one_stem(country, w) for w in vocab):
         return True   # japanese/japan, ukrainians/ukraine, iranian/iran: the country's name begins the other
     if date:
-        for office, holder, start, end in OFFICES:
-            if holder == name and office in vocab and start <= date and (end is None or date < end):
-                return True
+        if any(office in vocab and holds_office(name, office, date) for office, _, _ in terms(name)):
+            return True
     return False

@@ -3,8 +3,9 @@ Takes chunks and a `Filters`; gives the sorted row ids that pass, so searches re
 
 Speaker filter: a role name (official, questioner, moderator, operator, other, unattributed; plural
 accepted) selects by role; anything else matches speaker labels case-insensitively, either the whole
-label or whole words inside it ("Blinken" matches "SECRETARY BLINKEN"). Publisher and kind match the
-same way. A date filter excludes chunks whose briefing has no date.
+label or whole words inside it ("Blinken" matches "SECRETARY BLINKEN"), and a President's or Vice President's
+name also matches the rows labelled by the office in that person's term ("Biden" matches "THE PRESIDENT" in a
+2023 briefing: rag.offices). Publisher and kind match the same way. A date filter excludes chunks whose briefing has no date.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.lexicon import is_acknowledgement, says_nothing_alone
+from rag.offices import OFFICE_LABELS, terms
 from rag.records import QUESTIONER, ROLES, Chunk
 
 DateLike = Union[str, _dt.date, None]
@@ -108,6 +110,7 @@ class Columns:
             role_ok = np.isin(self.role, [r for r in roles if r in ROLES])
             labels = [w for w in speakers if w not in ROLES and not (w.endswith("s") and w[:-1] in ROLES)]
             label_ok = self._match(self.speaker, labels) if labels else np.zeros(self.n, dtype=bool)
+            label_ok |= self._in_office(labels)
             mask &= role_ok | label_ok
         if wanted(f.publisher):
             mask &= self._match(self.publisher, wanted(f.publisher))
@@ -122,6 +125,16 @@ class Columns:
                 mask &= np.where(has, self.date <= f.date_to, False).astype(bool)
         return np.flatnonzero(mask).astype(np.int64)
 
+
+    def _in_office(self, names: list[str]) -> np.ndarray:
+        """Rows labelled by an office ("the president") that one of `names` held on the row's date."""
+        out = np.zeros(self.n, dtype=bool)
+        for name in names:
+            for office, start, end in terms(name):
+                labels = [label for label, o in OFFICE_LABELS.items() if o == office]
+                rows = np.isin(self.speaker, labels) & (self.date >= start)
+                out |= rows & ((self.date < end) if end else True)
+        return out
 
     def in_period(self, first: str, last: str, allowed_mask: Optional[np.ndarray]) -> np.ndarray:
         """Sorted rows dated within [first, last] or undated (their date may match), among the allowed ones."""

@@ -1,0 +1,40 @@
+"""Who held an office on a date: "the President" in a 2023 briefing is Biden. Takes a name or an office and a
+date; gives the holder, or the terms a name held an office in.
+
+The answer checker reads it (a claim may say "Biden" where the passage says "the President"), and so do search
+filters (`--speaker Biden` also takes the rows the transcripts label "THE PRESIDENT" in his term).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+# (office word, holder, from, until): ISO dates, until exclusive, None = still in office
+OFFICES = (
+    ("president", "biden", "2021-01-20", "2025-01-20"),
+    ("president", "trump", "2017-01-20", "2021-01-20"),
+    ("president", "trump", "2025-01-20", None),
+    ("secretary", "blinken", "2021-01-26", "2025-01-20"),
+    ("secretary", "rubio", "2025-01-21", None),
+    ("vice", "harris", "2021-01-20", "2025-01-20"),
+    ("vice", "vance", "2025-01-20", None),
+)
+
+# speaker labels (normalised: rag.retrieval.filters.norm_label) that name an office, not a person: the White House
+# transcripts label the President's and the Vice President's words so ("THE PRESIDENT:", 26,110 CC0 passages).
+# "THE SECRETARY" is left out: in a White House transcript it may be any cabinet secretary.
+OFFICE_LABELS = {"the president": "president", "the vice president": "vice"}
+
+
+def holds_office(name: str, office: str, date: Optional[str]) -> bool:
+    """Whether `name` (lower case) held `office` on `date` (ISO); never without a date."""
+    return bool(date) and any(h == name and o == office and start <= date and (end is None or date < end)
+                              for o, h, start, end in OFFICES)
+
+
+def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
+    """(office, from, until) for each term `name` (lower case) held."""
+    return [(o, start, end) for o, h, start, end in OFFICES if h == name]
+
+
+def holders() -> frozenset[str]:
+    return frozenset(h for _, h, _, _ in OFFICES)
