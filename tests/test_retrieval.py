@@ -189,3 +189,21 @@ def test_a_speaker_filter_by_name_takes_the_office_label_in_that_term(presidents
     hits = presidents_index.search("the American people", k=10, speaker=name)
     assert hits, name
     assert all(h.speaker == label and since <= h.date < until for h in hits), [(h.speaker, h.date) for h in hits]
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Would American troops fight to defend Taiwan, according to the Secretary?", ["blinken"]),
+    ("What did the Secretary of Defense tell allies about Taiwan?", []),
+    ("What did the press secretary say about NATO?", []),   # no press secretary speaks in the sample
+])
+def test_an_office_the_question_names_stands_for_its_holders_who_speak(sample_index, question, expected):
+    """"The Secretary" is Secretary Blinken in the State Department sample: hybrid search prefers his words as it
+    would for "Blinken"; an office nobody in the index holds names no one."""
+    from rag.retrieval.speakers import named_speakers
+    assert named_speakers(question, sample_index._view) == expected
+
+
+def test_the_vice_president_named_in_a_question_is_the_office_label(presidents_index):
+    from rag.retrieval.speakers import named_speakers
+    assert named_speakers("What did the Vice President tell the cadets?", presidents_index._view) == \
+        ["the vice president"]
