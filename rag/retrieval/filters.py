@@ -81,6 +81,7 @@ class Columns:
         self.speaker = np.array([norm_label(c.speaker) for c in chunks], dtype=object)
         self.publisher = np.array([norm_label(c.publisher) for c in chunks], dtype=object)
         self.kind = np.array([norm_label(c.kind) for c in chunks], dtype=object)
+        self._coded: dict[str, tuple[list[str], np.ndarray]] = {}
         self.day = np.array([int(c.date.replace("-", "")) if c.date and _ISO.match(c.date) else 0 for c in chunks],
                             dtype=np.int64)   # 20210614; 0 = no date
         self.turn_key = [(c.doc_id, c.turn) for c in chunks]
@@ -95,9 +96,19 @@ class Columns:
             c.role != QUESTIONER and len(self.turn_rows[self.turn_key[i]]) == 1
             and says_nothing_alone(c.text, bool(c.question))) for i, c in enumerate(chunks)), dtype=bool, count=self.n)
 
-    def _match(self, column: np.ndarray, wanted: list[str]) -> np.ndarray:
-        uniq = {v: _label_matches(v, wanted) for v in set(column.tolist())}
-        return np.fromiter((uniq[v] for v in column), dtype=bool, count=self.n)
+    def _codes(self, name: str) -> tuple[list[str], np.ndarray]:
+        """A column's distinct values and each row's index into them, made once: a filter then reads a few
+        thousand labels, not every row (~1 ms instead of ~20 ms at 200,000 rows)."""
+        if name not in self._coded:
+            index: dict[str, int] = {}
+            codes = np.fromiter((index.setdefault(v, len(index)) for v in getattr(self, name).tolist()),
+                                dtype=np.int32, count=self.n)
+            self._coded[name] = (list(index), codes)
+        return self._coded[name]
+
+    def _match(self, column: str, wanted: list[str]) -> np.ndarray:
+        values, codes = self._codes(column)
+        return np.array([_label_matches(v, wanted) for v in values], dtype=bool)[codes]
 
     def allowed(self, f: Filters) -> Optional[np.ndarray]:
         """Sorted row ids passing the filters, or None when no filter is set."""
@@ -109,13 +120,13 @@ class Columns:
             roles = {w[:-1] if w.endswith("s") and w[:-1] in ROLES else w for w in speakers}
             role_ok = np.isin(self.role, [r for r in roles if r in ROLES])
             labels = [w for w in speakers if w not in ROLES and not (w.endswith("s") and w[:-1] in ROLES)]
-            label_ok = self._match(self.speaker, labels) if labels else np.zeros(self.n, dtype=bool)
+            label_ok = self._match("speaker", labels) if labels else np.zeros(self.n, dtype=bool)
             label_ok |= self._in_office(labels)
             mask &= role_ok | label_ok
         if wanted(f.publisher):
-            mask &= self._match(self.publisher, wanted(f.publisher))
+            mask &= self._match("publisher", wanted(f.publisher))
         if wanted(f.kind):
-            mask &= self._match(self.kind, wanted(f.kind))
+            mask &= self._match("kind", wanted(f.kind))
         if f.date_from or f.date_to:
             has = self.date != ""
             mask &= has
@@ -129,11 +140,13 @@ class Columns:
     def _in_office(self, names: list[str]) -> np.ndarray:
         """Rows labelled by an office ("the president") that one of `names` held on the row's date."""
         out = np.zeros(self.n, dtype=bool)
+        values, codes = self._codes("speaker")
         for name in names:
             for office, start, end in terms(name):
-                labels = [label for label, o in OFFICE_LABELS.items() if o == office]
-                rows = np.isin(self.speaker, labels) & (self.date >= start)
-                out |= rows & ((self.date < end) if end else True)
+                labelled = np.array([OFFICE_LABELS.get(v) == office for v in values], dtype=bool)[codes]
+                lo = int(start.replace("-", ""))
+                hi = int(end.replace("-", "")) if end else np.iinfo(np.int64).max
+                out |= labelled & (self.day >= lo) & (self.day < hi)
         return out
 
     def in_period(self, first: str, last: str, allowed_mask: Optional[np.ndarray]) -> np.ndarray:
