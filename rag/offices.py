@@ -1,5 +1,5 @@
-"""Who held an office on a date: "the President" in a 2023 briefing is Biden. Takes a name or an office and a
-date; gives the holder, or the terms a name held an office in.
+"""Who held an office when: "the President" in a 2023 briefing is Biden. Takes a name (and a date); gives whether
+they held an office on that date, the terms they held, and the people an office named in a question stands for.
 
 The answer checker reads it (a claim may say "Biden" where the passage says "the President"), and so do search
 filters (`--speaker Biden` also takes the rows the transcripts label "THE PRESIDENT" in his term).
@@ -36,10 +36,6 @@ def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
     return [(o, start, end) for o, h, start, end in OFFICES if h == name]
 
 
-def holders() -> frozenset[str]:
-    return frozenset(h for _, h, _, _ in OFFICES)
-
-
 # a question that names an office rather than a person ("what did the press secretary say", "the national security
 # adviser's view"): the speaker filter words of those who held it in the years the archive covers (2021-2025), and
 # the office's own label. No date is read here: a date in the question is a preference of its own
@@ -51,4 +47,3 @@ OFFICE_PHRASES = (
     (r"the president(?!\s+of\b)", ("the president", "biden", "trump")),
     (r"secretary of state|the secretary(?!\s+of\b)", ("blinken", "rubio")),
 )
-

@@ -35,7 +35,6 @@ CAPITALS = {"beijing": "china", "moscow": "russia", "kremlin": "russia", "pyongy
 COUNTRY_OF = {**DEMONYMS, **CAPITALS}
 
 
-
 def implied_names(vocab: set[str]) -> set[str]:
     """Names a passage's words imply: "ROK", "Seoul" or "the Republic of Korea" name South Korea; "DPRK" or
     "Pyongyang" North Korea."""

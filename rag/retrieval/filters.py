@@ -5,7 +5,8 @@ Speaker filter: a role name (official, questioner, moderator, operator, other, u
 accepted) selects by role; anything else matches speaker labels case-insensitively, either the whole
 label or whole words inside it ("Blinken" matches "SECRETARY BLINKEN"), and a President's or Vice President's
 name also matches the rows labelled by the office in that person's term ("Biden" matches "THE PRESIDENT" in a
-2023 briefing: rag.offices). Publisher and kind match the same way. A date filter excludes chunks whose briefing has no date.
+2023 briefing: rag.offices). Publisher and kind match the same way. A date filter excludes chunks whose
+briefing has no date.
 """
 from __future__ import annotations
 
@@ -135,7 +136,6 @@ class Columns:
             if f.date_to:
                 mask &= np.where(has, self.date <= f.date_to, False).astype(bool)
         return np.flatnonzero(mask).astype(np.int64)
-
 
     def _in_office(self, names: list[str]) -> np.ndarray:
         """Rows labelled by an office ("the president") that one of `names` held on the row's date."""
