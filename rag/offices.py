@@ -37,13 +37,13 @@ def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
 
 
 # a question that names an office rather than a person ("what did the press secretary say", "the national security
-# adviser's view"): the speaker filter words of those who held it in the years the archive covers (2021-2025), and
-# the office's own label. No date is read here: a date in the question is a preference of its own
-# (rag.retrieval.dates), and one that is not there would have to be guessed.
+# adviser's view"): the speaker filter words of those who held it in the years the archive covers (2021-2025). No
+# date is read here: a date in the question is a preference of its own (rag.retrieval.dates), and one that is not
+# there would have to be guessed. "The President" and "the Vice President" are left out: a question names the
+# President mostly as the one acted on ("did the President comment on the Kentucky Derby?"), and preferring his
+# words changed no hit on the tuning sets but answered that absent question (`eval/gate_calibration.py tune_cc0`).
 OFFICE_PHRASES = (
     (r"press secretary", ("psaki", "jean-pierre", "leavitt")),
     (r"national security advis[eo]r", ("sullivan", "waltz")),
-    (r"the vice president", ("the vice president", "harris", "vance")),
-    (r"the president(?!\s+of\b)", ("the president", "biden", "trump")),
     (r"secretary of state|the secretary(?!\s+of\b)", ("blinken", "rubio")),
 )

@@ -3,8 +3,8 @@ Takes a question and the index's view; gives the names, as a speaker filter for 
 
 A name counts when it is a word of some speaker label of the index that is not a title or a role
 ("KIRBY" in "MR. KIRBY", "BLINKEN" in "SECRETARY BLINKEN"; never "SECRETARY", "SENIOR", "OFFICIAL").
-An office the question names ("the press secretary", "the national security adviser", "the Secretary", "the
-President") stands for those who held it (rag.offices.OFFICE_PHRASES), those the index has as speakers.
+An office the question names ("the press secretary", "the national security adviser", "the Secretary") stands
+for those who held it (rag.offices.OFFICE_PHRASES), those the index has as speakers.
 Like a date in the question, it is a preference (hybrid search also ranks those rows and fuses them
 in), never a filter: the question may name a person it asks about rather than one who spoke.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from rag.lexicon import names
-from rag.offices import OFFICE_LABELS, OFFICE_PHRASES
+from rag.offices import OFFICE_PHRASES
 from rag.records import QUESTIONER
 from rag.retrieval.view import IndexView
 
@@ -48,12 +48,5 @@ def named_speakers(question: str, view: IndexView) -> list[str]:
     found = {n for n in names(question) if n in known}
     for phrase, words in OFFICE_PHRASES:
         if re.search(rf"\b{phrase}\b", question, re.I):
-            found |= {w for w in words if all(p in known for p in w.split("-"))
-                      or w in OFFICE_LABELS and w in _labels(view)}
+            found |= {w for w in words if all(p in known for p in w.split("-"))}
     return sorted(found)
-
-
-def _labels(view: IndexView) -> frozenset[str]:
-    if "speaker_labels" not in view.cache:
-        view.cache["speaker_labels"] = frozenset(view.columns.speaker.tolist())
-    return view.cache["speaker_labels"]
