@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from rag.answer import prompting
-from rag.answer.evidence import asked_for, holds, topic_words
+from rag.answer.evidence import figure_asked, holds, topic_words
 from rag.answer.verify import claim_text
 from rag.lexicon import STOP, content_words, stem, strip_citations
 from rag.records import Hit
@@ -20,22 +20,15 @@ def _quote(text: str) -> str:
     return q
 
 
-# "when" asks for a date as a question word ("When will the talks resume?"), not as a clause setting the scene ("When
-# Xi raised the app, what did Biden say?"), which `asked_for` also reads as a date question to prefer dated quotes
-_ASKS_WHEN = re.compile(r"^\s*(?:when\s+(?:did|does|do|will|would|was|were|is|are|has|have|had|can|could|should|"
-                        r"may|might|must)\b|(?:on\s+)?what\s+(?:date|day)\b|by when\b)", re.I)
-
-
 def digest_header(question: str, quotes: list[str]) -> str:
     """The digest's heading. When the question asks for a number ("how many", "how much", "how long") or a date
     ("when will ...", "on what date") and no quote as shown (`quotes`: their verbatim text, cut as `_quote` cuts
     it) holds one, the heading says so: the briefings found talk about the subject without the figure, which the
     reader must know first. Such a near miss looks like an answer to every signal the gate has (eval/RESULTS.md,
     "Near-miss absent questions")."""
-    kind = asked_for(question)
-    if kind == "number" or (kind == "date" and _ASKS_WHEN.search(question)):
-        if not any(holds(_quote(q), kind, question) for q in quotes):
-            return prompting.fill("digest_header_not_given", what=kind)
+    kind = figure_asked(question)
+    if kind and not any(holds(_quote(q), kind, question) for q in quotes):
+        return prompting.fill("digest_header_not_given", what=kind)
     return prompting.template("digest_header")
 
 

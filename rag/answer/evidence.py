@@ -122,6 +122,19 @@ def asked_for(question: str) -> Optional[str]:
     return None
 
 
+# "when" asks for a date as a question word ("When will the talks resume?"), not as a clause setting the scene ("When
+# Xi raised the app, what did Biden say?"), which `asked_for` also reads as a date question to prefer dated quotes
+_ASKS_WHEN = re.compile(r"^\s*(?:when\s+(?:did|does|do|will|would|was|were|is|are|has|have|had|can|could|should|"
+                        r"may|might|must)\b|(?:on\s+)?what\s+(?:date|day)\b|by when\b)", re.I)
+
+
+def figure_asked(question: str) -> Optional[str]:
+    """The number or date the question itself asks for, read strictly: "number" as `asked_for` reads it, "date"
+    only when "when" is the question word (`_ASKS_WHEN`); None otherwise."""
+    kind = asked_for(question)
+    return kind if kind == "number" or (kind == "date" and _ASKS_WHEN.search(question)) else None
+
+
 def holds(sentence: str, kind: str, question: str) -> bool:
     """Whether the sentence holds a fact of that kind that the question does not already state."""
     if kind == "number":
