@@ -33,7 +33,8 @@ each supported kind and 25 of each unsupported kind; at least 60 distinct passag
 
 `--fresh` checks a later held-out battery, written after the checker was tuned on the ones before it:
 eval/checker_battery2.jsonl (ids "cc001", ..., split "heldout2"), eval/checker_battery3.jsonl ("cd001", ...,
-"heldout3") or eval/checker_battery4.jsonl ("ce001", ..., "heldout4"). At least 150 items, 20 of each supported
+"heldout3"), eval/checker_battery4.jsonl ("ce001", ..., "heldout4") or eval/checker_battery5.jsonl ("cf001", ...,
+"heldout5"). At least 150 items, 20 of each supported
 kind and 10 of each unsupported kind (20 negations), 40 distinct passages; and no file of an earlier battery is used.
 
 Prints one line per problem (naming the item id), then a summary: counts per kind, supported
@@ -217,10 +218,12 @@ def main() -> int:
     if args.fresh:
         MIN_ITEMS, MIN_PASSAGES, MIN_SUPPORTED_PER_KIND, MIN_UNSUPPORTED_PER_KIND = 150, 40, 20, 10
         later = {"checker_battery2.jsonl": ("heldout2", "cc", 1), "checker_battery3.jsonl": ("heldout3", "cd", 2),
-                 "checker_battery4.jsonl": ("heldout4", "ce", 3)}
+                 "checker_battery4.jsonl": ("heldout4", "ce", 3), "checker_battery5.jsonl": ("heldout5", "cf", 4),
+                 "checker_battery6.jsonl": ("heldout6", "cg", 5)}
         split, ID_PREFIX, earlier = later.get(Path(args.battery).name, ("heldout2", "cc", 1))
         SPLITS = (split,)
-        for name in ("checker_battery.jsonl", "checker_battery2.jsonl", "checker_battery3.jsonl")[:earlier]:
+        for name in ("checker_battery.jsonl", "checker_battery2.jsonl", "checker_battery3.jsonl",
+                     "checker_battery4.jsonl", "checker_battery5.jsonl")[:earlier]:
             with open(HERE / name, encoding="utf-8") as fh:
                 first_files |= {json.loads(x)["file"] for x in fh if x.strip()}
 

@@ -6,7 +6,7 @@ Prints, per kind, how often the checker (rag.answer.verify, with the bundled emb
 balanced accuracy (mean of the accept rate on supported claims and the reject rate on unsupported ones) and the
 false-accept rate of each kind of wrong claim.
 
-    .venv/bin/python eval/checker_battery.py --split tuning|heldout|all|heldout2 [--backend torch|onnx-int8]
+    .venv/bin/python eval/checker_battery.py --split tuning|heldout|all|heldout2..heldout5 [--backend torch|onnx-int8]
                                              [--show KIND]
 
 The battery is split by transcript file (eval/check_battery.py). The first round of rule changes was chosen on
@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from rag.answer.verify import prepare, verify  # noqa: E402
 from rag.encoders import Embedder  # noqa: E402
 from rag.records import OFFICIAL, Hit  # noqa: E402
-from rag.settings import offline_environment  # noqa: E402
+from rag.settings import current, offline_environment, use  # noqa: E402
 
 SUPPORTED = ("verbatim", "paraphrase", "summary")
 WRONG = ("negation", "number", "date", "entity", "speaker", "question")
@@ -36,6 +37,7 @@ BATTERY = ROOT / "eval" / "checker_battery.jsonl"
 BATTERY2 = ROOT / "eval" / "checker_battery2.jsonl"   # later held-out batteries (180 and 170 claims, other files)
 BATTERY3 = ROOT / "eval" / "checker_battery3.jsonl"
 BATTERY4 = ROOT / "eval" / "checker_battery4.jsonl"
+BATTERY5 = ROOT / "eval" / "checker_battery5.jsonl"
 
 
 def load(path: Path = BATTERY) -> list[dict]:
@@ -91,14 +93,22 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--battery", type=Path, default=None, help="default: eval/checker_battery.jsonl, or "
                     "eval/checker_battery2.jsonl for --split heldout2")
-    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3", "heldout4"), default="all")
+    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3", "heldout4", "heldout5"), default="all")
     ap.add_argument("--backend", default=None, help="embedding backend of the checker (default: a new index's, "
                                                      "settings.index.embed_backend)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--answer-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="run with one of settings.answer changed (a number), to compare a choice; repeatable")
     ap.add_argument("--show", default=None, metavar="KIND", help="print the claims of one kind with the verdicts")
     args = ap.parse_args()
     offline_environment()
-    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3, "heldout4": BATTERY4}.get(args.split, BATTERY)
+    changes = {}
+    for pair in args.answer_setting:
+        name, _, value = pair.partition("=")
+        changes[name] = type(getattr(current().answer, name))(value)
+    if changes:
+        use(replace(current(), answer=replace(current().answer, **changes)))
+    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3, "heldout4": BATTERY4, "heldout5": BATTERY5}.get(args.split, BATTERY)
     items = [i for i in load(battery) if args.split == "all" or i["split"] == args.split]
     embedder = Embedder(backend=args.backend)
     if args.show:

@@ -128,6 +128,47 @@ def quantities(text: str, implied: bool = False) -> set[str]:
         prev = w
     if implied and "10" in out and "year" in out:
         out.add("decade")
+    return out | _spelled_values(text)
+
+
+_SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_SMALL.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+_SCALE = {"thousand": 10 ** 3, "million": 10 ** 6, "billion": 10 ** 9, "trillion": 10 ** 12}
+
+
+def _spelled_values(text: str) -> set[str]:
+    """The values of numbers spelled in several words: "two hundred and four" -> "204" (not the same count as "a
+    hundred and four", though each word of it is), "twenty-five" -> "25", "three million" and
+    "3 million" -> "3000000"."""
+    out: set[str] = set()
+    toks = re.findall(r"[a-z]+|\d[\d,.]*", text.lower())   # digits break a run: "a $550 million" is not "a million"
+    i = 0
+    while i < len(toks):
+        j, total, current, parts, scaled = i, 0, 0, 0, False
+        while j < len(toks):
+            w = toks[j]
+            nxt = toks[j + 1] if j + 1 < len(toks) else ""
+            if w in _SMALL:
+                current += _SMALL[w]
+            elif w == "a" and parts == 0 and (nxt == "hundred" or nxt in _SCALE):
+                current = 1
+            elif w == "hundred" and parts:
+                current, scaled = max(current, 1) * 100, True
+            elif w in _SCALE and parts:
+                total, current, scaled = total + max(current, 1) * _SCALE[w], 0, True
+            elif w == "and" and scaled and nxt in _SMALL:
+                j += 1
+                continue
+            else:
+                break
+            parts += 1
+            j += 1
+        if parts >= 2 and (scaled or any(toks[k] in _SMALL and _SMALL[toks[k]] >= 20 for k in range(i, j - 1))):
+            out.add(str(total + current))
+        i = max(j, i + 1)
+    for m in re.finditer(r"(\d+(?:\.\d+)?)\s+(thousand|million|billion|trillion)\b", text.lower()):   # "3 million"
+        out.add(str(round(float(m.group(1)) * _SCALE[m.group(2)])))
     return out
 
 

@@ -144,6 +144,13 @@ def test_the_model_saying_it_cannot_answer_is_noticed(encode):
     assert r.abstain_hint and r.text == ""
 
 
+def test_a_number_spelled_in_words_has_its_value():
+    """"Two hundred and four" is not "a hundred and four", though each of its words is there."""
+    from rag.lexicon import quantities
+    assert "204" in quantities("two hundred and four people") and "204" not in quantities("a hundred and four")
+    assert "25" in quantities("twenty-five states") and quantities("3 million doses") & quantities("three million")
+
+
 def test_parsing_helpers():
     assert parse_citations("Russia is concerned [1][3], officials said [2, 4].") == (
         "Russia is concerned, officials said.", [1, 3, 2, 4])

@@ -40,6 +40,7 @@ from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polari
                                 polarity_differs, turned_around, window)
 from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations,
                          quantities, split_sentences, stem, strip_citations, words)
+from rag.offices import OFFICE_LABELS, OFFICES, holds_office
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
 
@@ -84,9 +85,14 @@ def attribution(hit: Hit) -> str:
 
 
 def _speaker_tokens(hit: Hit) -> set[str]:
+    """The words that name the passage's speaker; for an office label ("THE PRESIDENT:", as the White House
+    transcripts label the President's words), also the name of whoever held the office on the passage's date."""
     toks = set(words(hit.speaker or ""))
     if toks & {"official", "officials"}:
         toks |= {"official", "officials"}
+    office = OFFICE_LABELS.get(" ".join(words(hit.speaker or "")))
+    if office:
+        toks |= {h for o, h, _, _ in OFFICES if o == office and holds_office(h, office, hit.date)}
     return toks
 
 
@@ -94,6 +100,10 @@ TITLES = {"secretary", "president", "minister", "ambassador", "spokesperson", "s
           "director", "moderator", "official", "officials", "representative", "envoy"}
 _NOT_PERSON = {"senior", "administration", "state", "states", "department", "white", "house", "national",
                "security", "u.s", "united", "the", "a", "an"}
+# forms of address and ranks: shared by many people, so they never identify the speaker ("Dr. Cameron said" for
+# words of DR. LANDER shares only "Dr.")
+_HONORIFICS = {"dr", "mr", "ms", "mrs", "miss", "mx", "prof", "professor", "sir", "madam", "general", "gen", "admiral",
+               "adm", "colonel", "col", "lieutenant", "lt", "major", "maj", "captain", "capt", "sergeant", "sgt"}
 
 
 def check_attribution(sentence: str, hit: Hit) -> Optional[str]:
@@ -116,9 +126,9 @@ def check_attribution(sentence: str, hit: Hit) -> Optional[str]:
             return "presents a reporter's words as the cited speaker's"
         toks = [w for w in words(subject) if w not in STOP]
         caps = {norm_word(t) for t in WORD.findall(subject) if t[0].isupper()}
-        proper = caps - TITLES - _NOT_PERSON - STOP - GENERIC
+        proper = caps - TITLES - _NOT_PERSON - _HONORIFICS - STOP - GENERIC
         speaker = _speaker_tokens(hit)
-        if _reported(subject, hit.text):
+        if _reported(subject, hit.text, sentence):
             continue   # the passage itself reports that speech ("the Ukrainians have said ...")
         if proper and not proper & speaker:
             return f"names {', '.join(sorted(proper))} as the speaker, but the cited words are {attribution(hit)}'s"
@@ -130,14 +140,23 @@ def check_attribution(sentence: str, hit: Hit) -> Optional[str]:
     return None
 
 
-def _reported(subject: str, text: str) -> bool:
-    """Whether `text` says that the subject's last word (a name or title) spoke: "the Ukrainians have said",
-    "the President announced"."""
+def _reported(subject: str, text: str, claim: str) -> bool:
+    """Whether `text` says that the subject's last word (a name or title) spoke ("the Ukrainians have said", "the
+    President announced") and says what the claim says there: the sentence of that report holds `cover_min` of
+    the claim's content words, less its names. A passage that reports someone else's speech does
+    not make its speaker's other words theirs: "Dr. Cameron said the plan would cost $65.3 billion" for words of
+    Dr. Lander, whose turn says Dr. Cameron "has said" something else, is misattributed."""
     ws = [w for w in WORD.findall(subject) if norm_word(w) not in STOP]
     if not ws:
         return False
-    return bool(re.search(r"\b" + re.escape(ws[-1]) + r"\b(?:\s+[\w’'-]+){0,3}?\s+" + SPEECH_VERBS + r"\b", text,
-                          re.I))
+    said = {stem(w) for w in content_words(claim_text(claim))} - {stem(w) for w in names(claim)}
+    spans = split_sentences(text) or [(0, len(text))]
+    for m in re.finditer(r"\b" + re.escape(ws[-1]) + r"\b(?:\s+[\w’'-]+){0,3}?\s+" + SPEECH_VERBS + r"\b", text, re.I):
+        i = next((k for k, (a, b) in enumerate(spans) if a <= m.start() < b), len(spans) - 1)
+        there = {stem(w) for w in content_words(text[spans[i][0]:spans[i][1]])}
+        if not said or len(said & there) >= current().answer.cover_min * len(said):
+            return True
+    return False
 
 
 @dataclass
