@@ -108,7 +108,10 @@ class Hit(Chunk):
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, rank: int, score: float) -> "Hit":
-        return cls(**chunk.to_dict(), rank=rank, score=float(score), shown_parts=[chunk.part])
+        # a chunk's fields are flat (strings and numbers): read one by one, not through `asdict`, whose deep copy
+        # was a tenth of a hybrid search's time
+        return cls(**{f.name: getattr(chunk, f.name) for f in fields(chunk)}, rank=rank, score=float(score),
+                   shown_parts=[chunk.part])
 
 
 @dataclass
