@@ -6,7 +6,7 @@ Prints, per kind, how often the checker (rag.answer.verify, with the bundled emb
 balanced accuracy (mean of the accept rate on supported claims and the reject rate on unsupported ones) and the
 false-accept rate of each kind of wrong claim.
 
-    .venv/bin/python eval/checker_battery.py --split tuning|heldout|all|heldout2..heldout5 [--backend torch|onnx-int8]
+    .venv/bin/python eval/checker_battery.py --split tuning|heldout|all|heldout2..heldout6 [--backend torch|onnx-int8]
                                              [--show KIND]
 
 The battery is split by transcript file (eval/check_battery.py). The first round of rule changes was chosen on
@@ -38,6 +38,7 @@ BATTERY2 = ROOT / "eval" / "checker_battery2.jsonl"   # later held-out batteries
 BATTERY3 = ROOT / "eval" / "checker_battery3.jsonl"
 BATTERY4 = ROOT / "eval" / "checker_battery4.jsonl"
 BATTERY5 = ROOT / "eval" / "checker_battery5.jsonl"
+BATTERY6 = ROOT / "eval" / "checker_battery6.jsonl"
 
 
 def load(path: Path = BATTERY) -> list[dict]:
@@ -93,7 +94,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--battery", type=Path, default=None, help="default: eval/checker_battery.jsonl, or "
                     "eval/checker_battery2.jsonl for --split heldout2")
-    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3", "heldout4", "heldout5"), default="all")
+    ap.add_argument("--split", choices=("tuning", "heldout", "all", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"), default="all")
     ap.add_argument("--backend", default=None, help="embedding backend of the checker (default: a new index's, "
                                                      "settings.index.embed_backend)")
     ap.add_argument("--out", type=Path, default=None)
@@ -108,7 +109,7 @@ def main() -> int:
         changes[name] = type(getattr(current().answer, name))(value)
     if changes:
         use(replace(current(), answer=replace(current().answer, **changes)))
-    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3, "heldout4": BATTERY4, "heldout5": BATTERY5}.get(args.split, BATTERY)
+    battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3, "heldout4": BATTERY4, "heldout5": BATTERY5, "heldout6": BATTERY6}.get(args.split, BATTERY)
     items = [i for i in load(battery) if args.split == "all" or i["split"] == args.split]
     embedder = Embedder(backend=args.backend)
     if args.show:

@@ -144,6 +144,16 @@ def test_the_model_saying_it_cannot_answer_is_noticed(encode):
     assert r.abstain_hint and r.text == ""
 
 
+def test_a_dated_frame_must_give_the_passages_own_day(encode):
+    """"On December 3, 2021, Blinken said ..." is backed by his words of that day, and refused for another day."""
+    said = ("Blinken said there is a deeply shared concern that Russia is putting itself in a position for renewed "
+            "aggression against Ukraine [3].")
+    right = verify("On December 3, 2021, " + said, PASSAGES, encode, replace=False)
+    wrong = verify("On December 10, 2021, " + said, PASSAGES, encode, replace=False)
+    assert right.checks[0].status == "kept", right.checks[0].reasons
+    assert wrong.checks[0].status == "removed" and "not said" in wrong.checks[0].reasons[3]
+
+
 def test_a_number_spelled_in_words_has_its_value():
     """"Two hundred and four" is not "a hundred and four", though each of its words is there."""
     from rag.lexicon import quantities

@@ -272,6 +272,9 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
     missing_names = {w for w in names(sentence) - TITLES if not same_name(w, view.vocab_words, view.hit.date)}
     if missing_names:
         return Support(False, f"{', '.join(sorted(missing_names))} not in [{view.n}]", sim, best)
+    why = check_attribution(sentence, view.hit)   # before the words: "The reporter said ..." is refused as that
+    if why:
+        return Support(False, why, sim, best)
     aliased = {w for w in names(sentence) if w not in view.vocab_words}   # backed by another name ("U.S.": "we")
     cw = content_words(sentence)
     if not cw:
@@ -292,9 +295,6 @@ def support(sentence: str, vec: np.ndarray, view: PassageView) -> Support:
         return Support(False, f"{flipped[0]} turns [{view.n}]'s {flipped[1]} around", sim, best, cover)
     if polarity_clash(claim_text(sentence), view) or polarity_differs(sentence, cw, sims, best, view):
         return Support(False, f"[{view.n}] says the opposite (negation differs)", sim, best, cover)
-    why = check_attribution(sentence, view.hit)
-    if why:
-        return Support(False, why, sim, best, cover)
     if sim < current().answer.sim_min and not (len(cw) >= 4 and _window_cover(cw, aliased, view, 1, meta=False) == 1.0):
         return Support(False, f"not close in meaning to [{view.n}] (cosine {sim:.2f})", sim, best, cover)
     return Support(True, "supported", sim, best, cover)
@@ -308,7 +308,8 @@ def _window_cover(cw: list[str], aliased: set[str], view: PassageView, reach: in
     (`aliased`) count. Within one sentence and its neighbours every word of the claim means, for a claim of four
     content words or more, that the lexical checks have compared it word by word, and a low cosine only says the
     passage sentence is longer ("... and now we have reached that in the fourth quarter of 2021, which underscores ...")."""
-    around = {stem(w) for w in words(" ".join(x for x in (view.hit.speaker, view.hit.title, view.hit.date) if x))
+    around = {stem(w) for w in words(" ".join(x for x in (view.hit.speaker, view.hit.title, view.hit.date,
+                                                          _month(view.hit.date)) if x))
               } if meta else set()
     per = view.sentence_stems
     best = 0.0
