@@ -44,7 +44,7 @@ def test_supported_claims_are_accepted_as_often_as_measured(verdicts):
 
 
 @pytest.mark.parametrize("name", ["checker_battery2.jsonl", "checker_battery3.jsonl", "checker_battery4.jsonl",
-                                  "checker_battery5.jsonl"])
+                                  "checker_battery5.jsonl", "checker_battery6.jsonl"])
 def test_fresh_batteries_are_valid(corpus_dir, name):
     """The later held-out batteries: verbatim passages, their own ids and split, no file of an earlier battery."""
     out = subprocess.run([sys.executable, str(ROOT / "eval" / "check_battery.py"), str(ROOT / "eval" / name),
