@@ -106,7 +106,13 @@ def main() -> int:
     changes = {}
     for pair in args.answer_setting:
         name, _, value = pair.partition("=")
-        changes[name] = type(getattr(current().answer, name))(value)
+        old = getattr(current().answer, name, None)
+        if not isinstance(old, (int, float)) or isinstance(old, bool):
+            ap.error(f"--answer-setting {pair}: settings.answer has no number called {name!r}")
+        try:
+            changes[name] = type(old)(value)
+        except ValueError:
+            ap.error(f"--answer-setting {pair}: {value!r} is not a {type(old).__name__}")
     if changes:
         use(replace(current(), answer=replace(current().answer, **changes)))
     battery = args.battery or {"heldout2": BATTERY2, "heldout3": BATTERY3, "heldout4": BATTERY4, "heldout5": BATTERY5, "heldout6": BATTERY6}.get(args.split, BATTERY)

@@ -88,10 +88,12 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
 
 
-_SPELLED = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
-                                            "thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
-                                            .split())}
-_SPELLED.update({w: str(10 * i) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split(), 3)})
+# cardinal words and their values ("twenty" -> 20): one table for single words (`_SPELLED`) and for numbers spelled
+# in several words (`_spelled_values`)
+_CARDINALS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                         "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_CARDINALS.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
+_SPELLED = {w: str(i) for w, i in _CARDINALS.items()}
 _SPELLED["dozen"] = "12"
 _SPELLED.update({w: str(i) for i, w in enumerate("second third fourth fifth sixth seventh eighth ninth tenth".split(),
                                                  2)})
@@ -131,9 +133,6 @@ def quantities(text: str, implied: bool = False) -> set[str]:
     return out | _spelled_values(text)
 
 
-_SMALL = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_SMALL.update({w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)})
 _SCALE = {"thousand": 10 ** 3, "million": 10 ** 6, "billion": 10 ** 9, "trillion": 10 ** 12}
 
 
@@ -149,22 +148,22 @@ def _spelled_values(text: str) -> set[str]:
         while j < len(toks):
             w = toks[j]
             nxt = toks[j + 1] if j + 1 < len(toks) else ""
-            if w in _SMALL:
-                current += _SMALL[w]
+            if w in _CARDINALS:
+                current += _CARDINALS[w]
             elif w == "a" and parts == 0 and (nxt == "hundred" or nxt in _SCALE):
                 current = 1
             elif w == "hundred" and parts:
                 current, scaled = max(current, 1) * 100, True
             elif w in _SCALE and parts:
                 total, current, scaled = total + max(current, 1) * _SCALE[w], 0, True
-            elif w == "and" and scaled and nxt in _SMALL:
+            elif w == "and" and scaled and nxt in _CARDINALS:
                 j += 1
                 continue
             else:
                 break
             parts += 1
             j += 1
-        if parts >= 2 and (scaled or any(toks[k] in _SMALL and _SMALL[toks[k]] >= 20 for k in range(i, j - 1))):
+        if parts >= 2 and (scaled or any(toks[k] in _CARDINALS and _CARDINALS[toks[k]] >= 20 for k in range(i, j - 1))):
             out.add(str(total + current))
         i = max(j, i + 1)
     for m in re.finditer(r"(\d+(?:\.\d+)?)\s+(thousand|million|billion|trillion)\b", text.lower()):   # "3 million"

@@ -31,6 +31,11 @@ def holds_office(name: str, office: str, date: Optional[str]) -> bool:
                               for o, h, start, end in OFFICES)
 
 
+def holders(office: str, date: Optional[str]) -> set[str]:
+    """Who held `office` on `date` (ISO): "biden" for the president on 2023-05-04; nobody without a date."""
+    return {h for o, h, _, _ in OFFICES if o == office and holds_office(h, office, date)}
+
+
 def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
     """(office, from, until) for each term `name` (lower case) held."""
     return [(o, start, end) for o, h, start, end in OFFICES if h == name]

@@ -40,7 +40,7 @@ from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polari
                                 polarity_differs, turned_around, window)
 from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations,
                          quantities, split_sentences, stem, strip_citations, words)
-from rag.offices import OFFICE_LABELS, OFFICES, holds_office
+from rag.offices import OFFICE_LABELS, holders
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
 
@@ -92,7 +92,7 @@ def _speaker_tokens(hit: Hit) -> set[str]:
         toks |= {"official", "officials"}
     office = OFFICE_LABELS.get(" ".join(words(hit.speaker or "")))
     if office:
-        toks |= {h for o, h, _, _ in OFFICES if o == office and holds_office(h, office, hit.date)}
+        toks |= holders(office, hit.date)
     return toks
 
 
@@ -149,9 +149,13 @@ def _reported(subject: str, text: str, claim: str) -> bool:
     ws = [w for w in WORD.findall(subject) if norm_word(w) not in STOP]
     if not ws:
         return False
+    reports = list(re.finditer(r"\b" + re.escape(ws[-1]) + r"\b(?:\s+[\w’'-]+){0,3}?\s+" + SPEECH_VERBS + r"\b",
+                               text, re.I))
+    if not reports:   # most passages report nobody: no sentence split for them
+        return False
     said = {stem(w) for w in content_words(claim_text(claim))} - {stem(w) for w in names(claim)}
     spans = split_sentences(text) or [(0, len(text))]
-    for m in re.finditer(r"\b" + re.escape(ws[-1]) + r"\b(?:\s+[\w’'-]+){0,3}?\s+" + SPEECH_VERBS + r"\b", text, re.I):
+    for m in reports:
         i = next((k for k, (a, b) in enumerate(spans) if a <= m.start() < b), len(spans) - 1)
         there = {stem(w) for w in content_words(text[spans[i][0]:spans[i][1]])}
         if not said or len(said & there) >= current().answer.cover_min * len(said):
