@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from typing import Optional
 
 import pysbd
 
@@ -71,6 +72,12 @@ def stem(w: str) -> str:
     if len(w) > 4:
         w = re.sub(r"(?:ing|ed|es|s)$", "", w)
     return w[:5]
+
+
+def norm_label(label: Optional[str]) -> str:
+    """A speaker label, publisher or kind as filters and office lookups compare it: "THE PRESIDENT" and "The
+    President:" are both "the president"."""
+    return " ".join(re.sub(r"[^\w]+", " ", (label or "").casefold()).split())
 
 
 def words(text: str) -> list[str]:
@@ -310,3 +317,7 @@ def _rstrip_end(text: str, start: int, end: int) -> int:
     return end
 
 
+def what_is_said(text: str) -> set[str]:
+    """The stems of `text`'s content words less those of its names: what a sentence says, not who or where (the
+    checker compares it between a claim and a passage sentence)."""
+    return {stem(w) for w in content_words(text)} - {stem(w) for w in names(text)}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-# (office word, holder, from, until): ISO dates, until exclusive, None = still in office
+# (office, holder, from, until): ISO dates, until exclusive, None = still in office. The office is the word a
+# passage names it by ("president", "secretary", "vice") or, for one no single word names, its phrase; the holder
+# is written as a speaker filter word ("jean-pierre").
 OFFICES = (
     ("president", "biden", "2021-01-20", "2025-01-20"),
     ("president", "trump", "2017-01-20", "2021-01-20"),
@@ -17,9 +19,14 @@ OFFICES = (
     ("secretary", "rubio", "2025-01-21", None),
     ("vice", "harris", "2021-01-20", "2025-01-20"),
     ("vice", "vance", "2025-01-20", None),
+    ("press secretary", "psaki", "2021-01-20", "2022-05-13"),
+    ("press secretary", "jean-pierre", "2022-05-13", "2025-01-20"),
+    ("press secretary", "leavitt", "2025-01-20", None),
+    ("national security adviser", "sullivan", "2021-01-20", "2025-01-20"),
+    ("national security adviser", "waltz", "2025-01-20", "2025-05-01"),
 )
 
-# speaker labels (normalised: rag.retrieval.filters.norm_label) that name an office, not a person: the White House
+# speaker labels (normalised: rag.lexicon.norm_label) that name an office, not a person: the White House
 # transcripts label the President's and the Vice President's words so ("THE PRESIDENT:", 26,110 CC0 passages).
 # "THE SECRETARY" is left out: in a White House transcript it may be any cabinet secretary.
 OFFICE_LABELS = {"the president": "president", "the vice president": "vice"}
@@ -36,6 +43,11 @@ def holders(office: str, date: Optional[str]) -> set[str]:
     return {h for o, h, _, _ in OFFICES if o == office and holds_office(h, office, date)}
 
 
+def everyone(office: str) -> tuple[str, ...]:
+    """Everyone who held `office`, in the order of OFFICES."""
+    return tuple(dict.fromkeys(h for o, h, _, _ in OFFICES if o == office))
+
+
 def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
     """(office, from, until) for each term `name` (lower case) held."""
     return [(o, start, end) for o, h, start, end in OFFICES if h == name]
@@ -48,7 +60,7 @@ def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
 # President mostly as the one acted on ("did the President comment on the Kentucky Derby?"), and preferring his
 # words changed no hit on the tuning sets but answered that absent question (`eval/gate_calibration.py tune_cc0`).
 OFFICE_PHRASES = (
-    (r"press secretary", ("psaki", "jean-pierre", "leavitt")),
-    (r"national security advis[eo]r", ("sullivan", "waltz")),
-    (r"secretary of state|the secretary(?!\s+of\b)", ("blinken", "rubio")),
+    (r"press secretary", everyone("press secretary")),
+    (r"national security advis[eo]r", everyone("national security adviser")),
+    (r"secretary of state|the secretary(?!\s+of\b)", everyone("secretary")),
 )

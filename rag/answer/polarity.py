@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from rag.lexicon import content_words, names, stem, words
+from rag.lexicon import content_words, stem, what_is_said, words
 
 if TYPE_CHECKING:
     from rag.answer.verify import PassageView
@@ -63,7 +63,7 @@ def polarity_differs(sentence: str, cw: list[str], sims: np.ndarray, best: int, 
     words instead accepted 49 more right claims on batteries 1, 2 and 4, and let 5 more negations through on the
     held-out battery 5 (19 -> 24 of 80): not kept (eval/RESULTS.md, "The checker, third round")."""
     mine = {stem(w) for w in cw}
-    predicate = mine - {stem(w) for w in names(sentence)}   # what is said, not who or where
+    predicate = what_is_said(sentence)
 
     def must_agree(i: int) -> bool:
         theirs = content_words(view.sentence(i))

@@ -38,8 +38,8 @@ import numpy as np
 from rag.answer.aliases import implied_names, same_name
 from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polarity_clash,
                                 polarity_differs, turned_around, window)
-from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_word, numbers, parse_citations,
-                         quantities, split_sentences, stem, strip_citations, words)
+from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_label, norm_word, numbers,
+                         parse_citations, quantities, split_sentences, stem, strip_citations, what_is_said, words)
 from rag.offices import OFFICE_LABELS, holders
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
@@ -90,7 +90,7 @@ def _speaker_tokens(hit: Hit) -> set[str]:
     toks = set(words(hit.speaker or ""))
     if toks & {"official", "officials"}:
         toks |= {"official", "officials"}
-    office = OFFICE_LABELS.get(" ".join(words(hit.speaker or "")))
+    office = OFFICE_LABELS.get(norm_label(hit.speaker))
     if office:
         toks |= holders(office, hit.date)
     return toks
@@ -153,7 +153,7 @@ def _reported(subject: str, text: str, claim: str) -> bool:
                                text, re.I))
     if not reports:   # most passages report nobody: no sentence split for them
         return False
-    said = {stem(w) for w in content_words(claim_text(claim))} - {stem(w) for w in names(claim)}
+    said = what_is_said(claim_text(claim))
     spans = split_sentences(text) or [(0, len(text))]
     for m in reports:
         i = next((k for k, (a, b) in enumerate(spans) if a <= m.start() < b), len(spans) - 1)

@@ -30,7 +30,8 @@ import numpy as np
 from rag.errors import RagError
 from rag.indexing.vectors import row_similarity
 from rag.records import ROLES, Chunk
-from rag.retrieval.filters import Columns, Filters, norm_label, wanted
+from rag.lexicon import norm_label
+from rag.retrieval.filters import Columns, Filters, wanted
 from rag.settings import current
 
 DEFAULT_COLLECTION = "briefings"

@@ -18,16 +18,12 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from rag.errors import RagError
-from rag.lexicon import is_acknowledgement, says_nothing_alone
+from rag.lexicon import is_acknowledgement, norm_label, says_nothing_alone
 from rag.offices import OFFICE_LABELS, terms
 from rag.records import QUESTIONER, ROLES, Chunk
 
 DateLike = Union[str, _dt.date, None]
 Match = Union[str, Sequence[str], None]
-
-
-def norm_label(s: Optional[str]) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", (s or "").casefold()).split())
 
 
 def _as_date(value: DateLike, name: str) -> Optional[str]:

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Optional
 
 from rag.records import Period, SpeakerCount, Statement, Survey
-from rag.retrieval.filters import norm_label
+from rag.lexicon import norm_label
 from rag.retrieval.speakers import name_words
 from rag.retrieval.view import IndexView
 from rag.settings import SurveySettings, current
