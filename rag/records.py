@@ -42,7 +42,8 @@ class _Record:
 class Turn(_Record):
     """One speaker's uninterrupted words, in order of the transcript."""
     position: int               # 0-based index of the turn in its transcript
-    speaker: Optional[str]      # label as printed, without the colon: "SECRETARY BLINKEN"; None when unlabelled
+    speaker: Optional[str]      # label as printed, without the colon: "SECRETARY BLINKEN"; for a text with no
+                                # label, the one speaker its title names ("Remarks by ..."); else None
     role: str                   # one of ROLES
     text: str                   # clean text: paragraphs joined by "\n\n", hard wraps undone
 

@@ -167,6 +167,19 @@ def test_an_index_of_an_older_chunker_is_searched_then_rebuilt_in_place(index_co
     assert [h.chunk_id for h in new.search("North Korea policy review", k=5)] == before
 
 
+def test_the_eval_measures_this_version_so_it_upgrades_an_older_index_first(index_copy):
+    """`rag eval --index DIR` on an index an older chunker wrote measured the old passages (found when a parser
+    change gave unlabelled speeches their title's speaker and the eval still cited them with none)."""
+    from rag.evaluation.evaluate import open_index
+
+    m = _manifest(index_copy)
+    m["chunker"]["version"] = "0-old"
+    _write_manifest(index_copy, m)
+    files = sorted(p for p in Path(SAMPLE).iterdir() if p.suffix in (".txt", ".md"))
+    index = open_index(index_copy, files, Path(SAMPLE))
+    assert index.outdated is None and _manifest(index_copy)["chunker"]["version"] != "0-old"
+
+
 @pytest.mark.parametrize("which", ["chunks", "vectors", "faiss"])
 def test_truncated_or_corrupted_file_is_detected(index_copy, which):
     path = index_copy / _manifest(index_copy)["data"][which]

@@ -164,18 +164,34 @@ def test_user_date_that_is_not_a_date_is_reported(tmp_path):
 
 
 def test_statement_without_speakers_is_one_unattributed_turn(tmp_path, chunker):
-    """A published statement (it has front matter) with no speaker label: kept, nobody invented."""
+    """A published page (it has front matter) with no speaker label whose title names nobody as its speaker
+    (a readout): kept, nobody invented."""
+    (tmp_path / "s.md").write_text(
+        "---\ntitle: Readout of President Biden's Call with Prime Minister Trudeau\ndate: 2021-03-02\n"
+        "category: press-briefings\n---\n\nToday the President spoke\nwith the Prime\nMinister.\n\nThey agreed.\n",
+        encoding="utf-8")
+    t = read_transcript(tmp_path / "s.md")
+    assert [(x.speaker, x.role, x.text) for x in t.turns] == [
+        (None, "unattributed", "Today the President spoke with the Prime Minister.\n\nThey agreed.")]
+    assert t.kind == "statement" and t.date == "2021-03-02"
+    (c,) = chunker.chunk(t)
+    assert (c.speaker, c.role, c.question) == (None, "unattributed", None)
+    assert chunker.embedding_text(c) == c.text
+
+
+def test_statement_without_labels_is_spoken_by_the_one_its_title_names(tmp_path, chunker):
+    """"Statement by President Biden on ...": the words are the President's, cited and filtered as his."""
     (tmp_path / "s.md").write_text(
         "---\ntitle: Statement by President Biden on the Passing of a Friend\ndate: 2021-03-02\n"
         "category: press-briefings\n---\n\nToday we lost a friend.\nHe served with\ngrace.\n\nWe mourn him.\n",
         encoding="utf-8")
     t = read_transcript(tmp_path / "s.md")
     assert [(x.speaker, x.role, x.text) for x in t.turns] == [
-        (None, "unattributed", "Today we lost a friend. He served with grace.\n\nWe mourn him.")]
-    assert t.kind == "statement" and t.date == "2021-03-02"
+        ("PRESIDENT BIDEN", "official", "Today we lost a friend. He served with grace.\n\nWe mourn him.")]
+    assert t.kind == "statement"
     (c,) = chunker.chunk(t)
-    assert (c.speaker, c.role, c.question) == (None, "unattributed", None)
-    assert chunker.embedding_text(c) == c.text
+    assert (c.speaker, c.role) == ("PRESIDENT BIDEN", "official")
+    assert chunker.embedding_text(c).startswith("PRESIDENT BIDEN: Today we lost a friend.")
 
 
 @pytest.mark.parametrize("path", list(EXPECTED_TURNS), ids=lambda p: p.name[:3])

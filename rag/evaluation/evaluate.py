@@ -160,8 +160,8 @@ def resolve(args: argparse.Namespace, gold: list[dict[str, Any]]) -> tuple[Path,
 
 
 def open_index(index_dir: Path, files: list[Path], corpus: Path, managed: bool = False):
-    """Open the index, building it or adding the files it lacks (incremental: unchanged ones are
-    reused). An index the eval manages in its cache also loses files no longer selected; a
+    """Open the index, building it, upgrading it when an older version wrote it, or adding the files it
+    lacks (incremental: unchanged ones are reused). An index the eval manages in its cache also loses files no longer selected; a
     user's index (--index, index/) never loses anything."""
     if managed and (index_dir / "manifest.json").is_file():
         try:   # built by this version, with the backend a new index gets now (the eval measures that one)
@@ -171,6 +171,9 @@ def open_index(index_dir: Path, files: list[Path], corpus: Path, managed: bool =
             shutil.rmtree(index_dir)
     if (index_dir / "manifest.json").is_file():
         index = Index.open(index_dir)
+        if index.outdated:   # the eval measures this version: an older chunker's passages would not be
+            print(f"eval: upgrading {index_dir}/ in place ({index.outdated})", file=sys.stderr)
+            index.upgrade(progress=False)
         if managed:
             keep = {str(p) for p in files}
             extra = sorted(k for k in indexed_paths(index) if k not in keep)

@@ -25,7 +25,7 @@ from rag.lexicon import sentence_spans
 from rag.records import MODERATOR, OPERATOR, QUESTIONER, UNATTRIBUTED, Chunk, Transcript, Turn
 from rag.resources import default_embedding_model_path, word_pieces
 
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"  # 4: the speaker a title names for a text with no labels (rag.ingest.bylines)
 
 @lru_cache(maxsize=1)
 def default_tokenizer():

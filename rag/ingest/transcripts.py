@@ -8,7 +8,9 @@ Takes paths; gives `Transcript`s, or an InputError per file that cannot be read 
 
 A file with text but no speaker label is kept as one unattributed turn only when it is a
 published page (front matter, HTML metadata, sidecar or manifest: e.g. a statement);
-a plain text file without any label is an InputError ("no speaker turns found").
+a plain text file without any label is an InputError ("no speaker turns found"). When such a page's
+title names its one speaker ("Remarks as Prepared for Delivery by ...", "Statement by ..."), the text is
+that speaker's (rag.ingest.bylines); a readout or fact sheet stays unattributed.
 """
 from __future__ import annotations
 
@@ -16,14 +18,15 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Union
+from typing import Iterable, Iterator, Optional, Union
 
 from rag.errors import InputError
 from rag.ingest.metadata import derived_title, iso_date, kind_of, normalise_kind, publisher_of
 from rag.ingest.readers import SUFFIXES, first, is_metadata_file, read_document
-from rag.ingest.roles import BRIEFING_KINDS, resolve_roles
+from rag.ingest.bylines import title_speaker
+from rag.ingest.roles import BRIEFING_KINDS, label_role, resolve_roles
 from rag.ingest.turns import parse
-from rag.records import Transcript, Turn
+from rag.records import OFFICIAL, Transcript, Turn
 
 PathLike = Union[str, os.PathLike]
 SKIP_STEMS = {"readme", "license", "licence", "copying", "notice", "changelog", "provenance", "authors",
@@ -112,6 +115,8 @@ def read_transcript(path: PathLike) -> Transcript:
         title, str(category) if category else None, url, turns=parsed.turns)
     if not parsed.labelled and kind in BRIEFING_KINDS:
         kind = "statement"  # published text with nobody speaking: a statement, whatever its folder says
+    if not parsed.labelled:
+        _byline_speaker(parsed.turns, title)
     resolve_roles(parsed.turns, title or "", kind)
     if user.get("date") and not iso_date(user["date"]):
         raise InputError(doc.path, f"the date {user['date']!r} given in its sidecar/manifest is not a date "
@@ -124,6 +129,17 @@ def read_transcript(path: PathLike) -> Transcript:
         date=date, source_url=str(url) if url else None, publisher=publisher, kind=kind,
         place=first(user.get("place"), parsed.place), time=first(user.get("time"), parsed.time),
         content_hash=doc.content_hash, turns=parsed.turns)
+
+
+def _byline_speaker(turns: list[Turn], title: Optional[str]) -> None:
+    """A text nobody is labelled in, whose title names its one speaker ("Remarks as Prepared for Delivery by
+    First Lady Jill Biden at ..."), is that speaker's: each turn gets the title's label (rag.ingest.bylines)."""
+    speaker = title_speaker(title)
+    if speaker is None:
+        return
+    role = label_role(speaker) or OFFICIAL  # a named speaker the White House publishes a speech of
+    for t in turns:
+        t.speaker, t.role = speaker, role
 
 
 def read_each(paths: Iterable[PathLike]) -> Iterator[tuple[str, Union[Transcript, InputError]]]:
