@@ -48,6 +48,20 @@ def everyone(office: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(h for o, h, _, _ in OFFICES if o == office))
 
 
+# an office holder's spouse, labelled by title ("FIRST LADY JILL BIDEN", as rag.ingest.bylines reads her speeches'
+# titles): their surname is the office holder's, so that word alone names the office holder, not them
+SPOUSE_TITLES = ("first lady", "first gentleman", "second lady", "second gentleman")
+
+
+def shared_surname(label: str) -> Optional[str]:
+    """The surname a spouse's label (normalised: rag.lexicon.norm_label) shares with an office holder ("first lady
+    jill biden" -> "biden"), else None. "Biden said" is the President's words; a speaker filter "Biden" is his."""
+    if not any(f" {t} " in f" {label} " for t in SPOUSE_TITLES):
+        return None
+    surname = label.split()[-1]
+    return surname if terms(surname) else None
+
+
 def terms(name: str) -> list[tuple[str, str, Optional[str]]]:
     """(office, from, until) for each term `name` (lower case) held."""
     return [(o, start, end) for o, h, start, end in OFFICES if h == name]

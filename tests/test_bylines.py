@@ -53,3 +53,43 @@ def test_a_speech_as_prepared_in_the_archive_is_cited_with_its_speaker(corpus_di
     t = read_transcript(path)
     assert {(x.speaker, x.role) for x in t.turns} == {("FIRST LADY JILL BIDEN", "official")}
     assert "our hearts are breaking" in t.turns[0].text
+
+
+# The First Lady's speeches now carry her title's label; her surname is the President's. "Biden said" and a speaker
+# filter "Biden" mean him: neither may reach her words (a claim of hers read as his is a misattributed quote).
+_SPEECH = ("We grieve with you. And we stand with you. President Biden and Vice President Harris are making sure "
+           "the affected areas have every resource they need.")   # her 2024-10-10 remarks, as prepared
+
+
+def _hit(speaker, date="2024-10-10"):
+    from rag.records import Hit
+    return Hit(chunk_id="c", doc_id="d", path="p.md", title="Remarks as Prepared for Delivery by First Lady Jill Biden",
+               date=date, source_url=None, publisher="White House", kind="remarks", speaker=speaker, role="official",
+               text=_SPEECH, question=None, rank=1, score=1.0)
+
+
+def test_biden_said_is_not_the_first_ladys_words():
+    from rag.answer.verify import check_attribution
+    hit = _hit("FIRST LADY JILL BIDEN")
+    assert check_attribution("Biden said we grieve with you and stand with you.", hit)
+    assert check_attribution("President Biden said we grieve with you.", hit)
+    assert check_attribution("Jill Biden said we grieve with you and stand with you.", hit) is None
+    assert check_attribution("The First Lady said we grieve with you.", hit) is None
+    # the President's own labels still take his surname
+    assert check_attribution("Biden said we grieve with you.", _hit("PRESIDENT BIDEN")) is None
+    assert check_attribution("Biden said we grieve with you.", _hit("THE PRESIDENT")) is None
+
+
+def test_a_speaker_filter_biden_is_the_presidents_words_not_the_first_ladys():
+    from rag.records import Chunk
+    from rag.retrieval.filters import Columns, Filters
+
+    def chunk(speaker, date):
+        return Chunk(chunk_id=speaker, doc_id=speaker, path="p.md", title="t", date=date, source_url=None,
+                     publisher="White House", kind="remarks", speaker=speaker, role="official", text=_SPEECH,
+                     question=None)
+    cols = Columns([chunk("PRESIDENT BIDEN", "2022-03-01"), chunk("FIRST LADY JILL BIDEN", "2024-10-10"),
+                    chunk("THE PRESIDENT", "2023-05-04"), chunk("FIRST LADY BIDEN", "2022-01-05")])
+    assert cols.allowed(Filters(speaker="Biden")).tolist() == [0, 2]
+    assert cols.allowed(Filters(speaker="Jill Biden")).tolist() == [1]
+    assert cols.allowed(Filters(speaker="first lady")).tolist() == [1, 3]

@@ -40,7 +40,7 @@ from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polari
                                 polarity_differs, turned_around, window)
 from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_label, norm_word, numbers,
                          parse_citations, quantities, split_sentences, stem, strip_citations, what_is_said, words)
-from rag.offices import OFFICE_LABELS, holders
+from rag.offices import OFFICE_LABELS, holders, shared_surname
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
 
@@ -87,7 +87,7 @@ def attribution(hit: Hit) -> str:
 def _speaker_tokens(hit: Hit) -> set[str]:
     """The words that name the passage's speaker; for an office label ("THE PRESIDENT:", as the White House
     transcripts label the President's words), also the name of whoever held the office on the passage's date."""
-    toks = set(words(hit.speaker or ""))
+    toks = set(words(hit.speaker or "")) - {shared_surname(norm_label(hit.speaker))}   # "Biden" is not the First Lady
     if toks & {"official", "officials"}:
         toks |= {"official", "officials"}
     office = OFFICE_LABELS.get(norm_label(hit.speaker))

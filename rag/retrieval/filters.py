@@ -19,7 +19,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.lexicon import is_acknowledgement, norm_label, says_nothing_alone
-from rag.offices import OFFICE_LABELS, terms
+from rag.offices import OFFICE_LABELS, shared_surname, terms
 from rag.records import QUESTIONER, ROLES, Chunk
 
 DateLike = Union[str, _dt.date, None]
@@ -105,6 +105,9 @@ class Columns:
 
     def _match(self, column: str, wanted: list[str]) -> np.ndarray:
         values, codes = self._codes(column)
+        if column == "speaker":   # "Biden" alone is the President, not "FIRST LADY JILL BIDEN" (rag.offices)
+            return np.array([_label_matches(v, [w for w in wanted if w != shared_surname(v)]) for v in values],
+                            dtype=bool)[codes]
         return np.array([_label_matches(v, wanted) for v in values], dtype=bool)[codes]
 
     def allowed(self, f: Filters) -> Optional[np.ndarray]:
