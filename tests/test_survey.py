@@ -229,3 +229,26 @@ def test_a_common_topic_word_inside_another_name_is_not_the_topic(sample_index, 
     wall = next(t for t in terms if t.word == "wall")
     assert 1 - share(border, terms) == pytest.approx(wall.weight / sum(t.weight for t in terms))
     assert current().survey.names_apart and current().survey.missing_penalty > 0
+
+
+def test_who_said_it_most_counts_a_person_once_whatever_the_label():
+    """The White House labels the President "THE PRESIDENT", "PRESIDENT BIDEN" or (a speech as prepared)
+    "PRESIDENT JOE BIDEN": one person, counted once; "THE PRESIDENT" of 2025 is another, and the First Lady, who
+    shares his surname, another still. The chart groups speakers the same way."""
+    from rag.records import Period, Statement
+    from rag.survey.compose import speaker_counts
+
+    def st(n, speaker, date):
+        return Statement(n, f"c{n}", f"d{n}", f"p{n}.md", "t", date, None, "White House", "press briefing",
+                         speaker, OFFICIAL, "We will keep working on it.")
+    items = [st(1, "THE PRESIDENT", "2022-03-01"), st(2, "PRESIDENT BIDEN", "2023-05-04"),
+             st(3, "PRESIDENT JOE BIDEN", "2024-03-07"), st(4, "THE PRESIDENT", "2025-02-03"),
+             st(5, "FIRST LADY JILL BIDEN", "2024-10-10"), st(6, "MS. PSAKI", "2021-05-24"),
+             st(7, "PRESS SECRETARY JEN PSAKI", "2021-06-01")]
+    counts = [(c.speaker, c.briefings) for c in speaker_counts(items)]
+    assert counts[:2] == [("PRESIDENT BIDEN", 3), ("MS. PSAKI", 2)]
+    assert dict(counts) == {"PRESIDENT BIDEN": 3, "MS. PSAKI": 2, "FIRST LADY JILL BIDEN": 1,
+                            "THE PRESIDENT (Trump)": 1}
+    survey = Survey(topic="t", overview="", abstained=False, statements=items,
+                    timeline=[Period("2021-2025", "2021-01-01", "2025-12-31", [s.n for s in items])])
+    assert {r["speaker"]: r["briefings"] for r in chart_rows(survey)} == dict(counts)

@@ -24,7 +24,7 @@ def chart_rows(survey: Survey) -> list[dict]:
     """[{period, speaker, briefings}] for every dated period and speaker group with at least one briefing."""
     by_n = {s.n: s for s in survey.statements}
     names = speaker_names(survey.statements)
-    quoted = Counter(speaker_key(s.speaker) for s in survey.statements)
+    quoted = Counter(speaker_key(s.speaker, s.date) for s in survey.statements)
     top = {k for k, _ in sorted(quoted.items(), key=lambda x: (-x[1], x[0]))[:TOP_SPEAKERS]}
     rows = []
     for p in survey.timeline:
@@ -32,7 +32,7 @@ def chart_rows(survey: Survey) -> list[dict]:
             continue
         counts: Counter = Counter()
         for n in p.statements:
-            key = speaker_key(by_n[n].speaker)
+            key = speaker_key(by_n[n].speaker, by_n[n].date)
             counts[names.get(key, by_n[n].speaker or OTHERS) if key in top else OTHERS] += 1
         rows += [{"period": p.label, "speaker": g, "briefings": c} for g, c in sorted(counts.items())]
     return rows

@@ -4,7 +4,9 @@ Takes the found briefings (rag.survey.find) and the index view; gives a `Survey`
 Every sentence of the overview is a count or a date read off the statements, or a verbatim quote cited [n]:
 nothing in it needs a checker, and no model writes it. Statements are numbered [1]..[N] in date order (undated
 ones last); a speaker is counted once per briefing, under the label the speaker is most often printed with
-("MS. PSAKI" and "PRESS SECRETARY PSAKI" are one speaker: the same name words, titles left out).
+("MS. PSAKI" and "PRESS SECRETARY PSAKI" are one speaker: the same surname, titles left out; "THE PRESIDENT" in
+2022, "PRESIDENT BIDEN" and "PRESIDENT JOE BIDEN" are one, through the office held on the briefing's date, and
+"THE PRESIDENT" of 2025 another, rag.offices; "FIRST LADY JILL BIDEN" is not the President).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Optional
 
 from rag.records import Period, SpeakerCount, Statement, Survey
 from rag.lexicon import norm_label
+from rag.offices import OFFICE_LABELS, holders, shared_surname
 from rag.retrieval.speakers import name_words
 from rag.retrieval.view import IndexView
 from rag.settings import SurveySettings, current
@@ -38,26 +41,42 @@ def statements(view: IndexView, found: list[Found]) -> list[Statement]:
     return out
 
 
-def speaker_key(label: Optional[str]) -> str:
-    """Name words of a label ("MS. PSAKI" -> "psaki"); the whole label when it is titles only."""
+def speaker_key(label: Optional[str], date: Optional[str] = None) -> str:
+    """Who a label names: the holder of the office an office label names on `date` ("THE PRESIDENT", 2022 ->
+    "biden"); else the surname ("MS. PSAKI", "PRESS SECRETARY JEN PSAKI" -> "psaki"), or every name word of a
+    spouse's label ("FIRST LADY JILL BIDEN" -> "jill biden": rag.offices.shared_surname); the whole label when it
+    is titles only ("SENIOR ADMINISTRATION OFFICIAL")."""
     norm = norm_label(label)
-    return " ".join(name_words(norm)) or norm
+    office = OFFICE_LABELS.get(norm)
+    held = sorted(holders(office, date)) if office else []
+    if len(held) == 1:
+        return held[0]
+    name = name_words(norm)
+    if not name:
+        return norm
+    return " ".join(name) if shared_surname(norm) else name[-1]
 
 
 def speaker_names(items: list[Statement]) -> dict[str, str]:
-    """speaker key -> the label it is most often printed with (ties: the shortest, then alphabetical)."""
+    """speaker key -> the label it is most often printed with (ties: the shortest, then alphabetical), preferring
+    a label that names the person; an office label alone gets the holder's name ("THE PRESIDENT (Biden)")."""
     labels: dict[str, Counter] = {}
     for s in items:
         for label in s.speakers or [s.speaker]:
             if label:
-                labels.setdefault(speaker_key(label), Counter())[label] += 1
-    return {k: sorted(c.items(), key=lambda x: (-x[1], len(x[0]), x[0]))[0][0] for k, c in labels.items()}
+                labels.setdefault(speaker_key(label, s.date), Counter())[label] += 1
+    out = {}
+    for k, c in labels.items():
+        named = Counter({x: n for x, n in c.items() if norm_label(x) not in OFFICE_LABELS})
+        best = sorted((named or c).items(), key=lambda x: (-x[1], len(x[0]), x[0]))[0][0]
+        out[k] = best if named or norm_label(best) == k else f"{best} ({k.title()})"
+    return out
 
 
 def speaker_counts(items: list[Statement]) -> list[SpeakerCount]:
     """Briefings per speaker, most first."""
     names = speaker_names(items)
-    counts = Counter(k for s in items for k in {speaker_key(x) for x in (s.speakers or [s.speaker]) if x})
+    counts = Counter(k for s in items for k in {speaker_key(x, s.date) for x in (s.speakers or [s.speaker]) if x})
     return [SpeakerCount(names[k], n) for k, n in sorted(counts.items(), key=lambda x: (-x[1], names[x[0]]))]
 
 
