@@ -219,6 +219,9 @@ class IndexSettings:
     ef_search_max: int = 4096
     exact_subset_max: int = 20000       # a filter keeping at most this many rows (or 1/8) is searched exactly
     lock_timeout_s: float = 600.0       # a second writer waits this long for the index lock
+    # the "server" embedding backend (rag.encoders.server_encoder): one request of up to 64 chunks may wait this
+    # long (a CPU server embeds a few dozen chunks a second); not tuned
+    embed_server_timeout_s: float = 120.0
 
 
 @dataclass(frozen=True)

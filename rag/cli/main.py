@@ -43,10 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add transcripts (files or folders) to an index")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--index", default=DEFAULT_INDEX, help="index folder (default: index/)")
-    p.add_argument("--model", default=None, help="embedding model: folder or name (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--model", default=None, help="embedding model: folder or name (default: bundled all-MiniLM-L6-v2); "
+                                                 "with --backend server, MODEL@URL, e.g. nomic-embed-text@http://localhost:11434/v1")
     p.add_argument("--store", default=None, help="vector store URI, e.g. milvus://host:19530/briefings or a Milvus Lite file")
-    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8"], default=None,
-                   help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or onnx-int8); an existing index keeps its own")
+    p.add_argument("--backend", choices=["torch", "onnx", "onnx-int8", "server"], default=None,
+                   help="embedding backend for a new index (default: $RAG_EMBED_BACKEND or onnx-int8; server: a model on "
+                        "an OpenAI-compatible /v1/embeddings endpoint); an existing index keeps its own")
     p.add_argument("--lexical-only", action="store_true",
                    help="stop after phase 1 (chunks + BM25 committed: search and ask work lexically); "
                         "a later `rag ingest` or `rag serve` embeds the vectors")

@@ -1,5 +1,5 @@
 """Encoders: texts -> unit vectors, for chunks and queries; the `Encoder` protocol every stage relies on.
-Takes texts; gives float32 (n, dim) arrays. `Embedder` is the implementation (torch or ONNX backend).
+Takes texts; gives float32 (n, dim) arrays. `Embedder` is the implementation (torch, ONNX, or a model server).
 """
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from rag.encoders.embedder import BACKENDS, DEFAULT_MODEL_NAME, Embedder, model_identity, resolve_backend
+from rag.encoders.embedder import BACKENDS, DEFAULT_MODEL_NAME, Embedder, model_identity, model_name, resolve_backend
 
 
 @runtime_checkable
@@ -27,4 +27,4 @@ class Encoder(Protocol):
     def tokenizer(self): ...
 
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL_NAME", "Embedder", "Encoder", "model_identity", "resolve_backend"]
+__all__ = ["BACKENDS", "DEFAULT_MODEL_NAME", "Embedder", "Encoder", "model_identity", "model_name", "resolve_backend"]

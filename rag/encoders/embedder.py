@@ -16,6 +16,7 @@ import numpy as np
 
 from rag.errors import RagError
 from rag.encoders.onnx_encoder import OnnxEncoder
+from rag.encoders.server_encoder import ServerEncoder, parse_spec
 from rag.resources import default_embedding_model_path
 from rag.settings import current, offline_environment
 
@@ -44,14 +45,23 @@ def model_identity(spec: Optional[str]) -> tuple[str, str]:
     return str(spec), str(spec)
 
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+def model_name(spec: Optional[str], backend: str) -> str:
+    """The name an index records for model `spec` on `backend` (a server model's URL in its API form)."""
+    if backend == "server":
+        m, url = parse_spec(None if spec in _DEFAULT_ALIASES else spec)
+        return f"{m}@{url}"
+    return model_identity(spec)[0]
+
+
+BACKENDS = ("torch", "onnx", "onnx-int8", "server")
 
 
 def resolve_backend(backend: Optional[str] = None) -> str:
     """The embedding backend: given, else $RAG_EMBED_BACKEND, else settings.index.embed_backend ("onnx-int8";
     "torch" is sentence-transformers).
     "onnx"/"onnx-int8" run the same model exported locally to ONNX (fp32 / int8, rag.encoders.onnx_encoder);
-    their vectors differ slightly, so an index records its backend and keeps it."""
+    their vectors differ slightly, so an index records its backend and keeps it. "server" is a model on an
+    OpenAI-compatible embeddings endpoint, named MODEL@URL (rag.encoders.server_encoder)."""
     b = (backend or current().index.embed_backend).strip().lower()
     if b not in BACKENDS:
         raise RagError(f"unknown embedding backend {b!r}: use one of {', '.join(BACKENDS)}")
@@ -69,9 +79,12 @@ class Embedder:
                  backend: Optional[str] = None):
         """`batch_size`: texts per model run; 32 for torch (sentence-transformers' default), settings.index.onnx_batch
         for the ONNX backends."""
-        self.name, self._source = model_identity(model)
         self.backend = resolve_backend(backend)
-        self.batch_size = batch_size or (32 if self.backend == "torch" else current().index.onnx_batch)
+        if self.backend == "server":   # "MODEL@URL": checked now, so a bad spec fails before any work
+            self.name = self._source = model_name(model, "server")
+        else:
+            self.name, self._source = model_identity(model)
+        self.batch_size = batch_size or {"torch": 32, "server": 64}.get(self.backend, current().index.onnx_batch)
         self.device = device
         self.texts_embedded = 0
         self._model = None
@@ -83,6 +96,8 @@ class Embedder:
         if self._model is None:
             with self._lock:
                 offline_environment()
+                if self._model is None and self.backend == "server":
+                    self._model = ServerEncoder(self._source)
                 if self._model is None and self.backend != "torch":
                     self._model = OnnxEncoder(self._source, quantized=self.backend == "onnx-int8")
                 if self._model is None:

@@ -23,9 +23,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag import answer, ingest
-from rag.encoders import DEFAULT_MODEL_NAME, Embedder, model_identity, resolve_backend
+from rag.encoders import DEFAULT_MODEL_NAME, Embedder, model_name, resolve_backend
 from rag.encoders.tuning import TuneReport, exchange_pairs, fine_tune
-from rag.errors import IndexStateError, InputError
+from rag.errors import IndexStateError, InputError, RagError
 from rag.indexing import updates
 from rag.indexing.ann import make_faiss_index
 from rag.indexing.lexical import TOKENIZER_VERSION, Lexical
@@ -99,10 +99,12 @@ class Index:
 
     def _check(self, m: dict[str, Any]) -> None:
         built = (m.get("embedding") or {}).get("name")
-        if self._model_spec is not None and built and model_identity(self._model_spec)[0] != built:
-            raise IndexStateError(f"index {self.path}/ was built with embedding model {built!r}, not "
-                                  f"{model_identity(self._model_spec)[0]!r}; use a new --index folder for another model")
         built_backend = (m.get("embedding") or {}).get("backend") or "torch"
+        asked = model_name(self._model_spec, resolve_backend(self._backend_spec or built_backend)) \
+            if self._model_spec is not None else None
+        if asked is not None and built and asked != built:
+            raise IndexStateError(f"index {self.path}/ was built with embedding model {built!r}, not "
+                                  f"{asked!r}; use a new --index folder for another model")
         if self._backend_spec is not None and resolve_backend(self._backend_spec) != built_backend:
             raise IndexStateError(f"index {self.path}/ was built with embedding backend {built_backend!r}, not "
                                   f"{resolve_backend(self._backend_spec)!r}: another backend gives different vectors; "
@@ -503,6 +505,9 @@ class Index:
         rag.encoders.tuning), keep it in the index folder, and re-embed every chunk with it (one new generation:
         searches use the old model and vectors until it is committed)."""
         show = sys.stderr.isatty() if progress is None else progress
+        if self._embedder.backend == "server":
+            raise RagError(f"rag tune fine-tunes a local model; {self.path}/ embeds with {self._embedder.name} "
+                           "(a model server): tune that model where it runs, or build an index with a local one")
         with self._updating():
             view = self._view
             folder = self.path.resolve() / "models" / f"tuned-{int(view.manifest.get('generation', 0)) + 1}"

@@ -76,10 +76,13 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
     if allowed is not None:
         allowed_mask = np.zeros(cols.n, dtype=bool)
         allowed_mask[allowed] = True
-    qvec = view.encoder.encode_query(query) if mode in ("dense", "hybrid") else None
+    # no vector yet (an ingest's first phase): hybrid is BM25 alone, and the query needs no embedding model
+    dense_too = mode == "dense" or (mode == "hybrid" and view.embedded > 0)
+    qvec = view.encoder.encode_query(query) if dense_too else None
     bm25_scores = view.lexical.scores(query) if mode in ("bm25", "hybrid") else None
     row_sets = _row_sets(view, query, mode, filters, allowed, allowed_mask, cfg)
-    weights = [w * set_weight for *_, set_weight in row_sets for w in (1.0, cfg.bm25_weight)]
+    weights = [w * set_weight for *_, set_weight in row_sets
+               for w in ((1.0, cfg.bm25_weight) if dense_too else (cfg.bm25_weight,))]
     reranked = mode == "hybrid" and cfg.sentence_weight > 0
     wanted = max(k, cfg.sentence_depth) if reranked else k
     n = max(cfg.min_candidates, 4 * wanted)
