@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from rag.lexicon import norm_label
+
 # (office, holder, from, until): ISO dates, until exclusive, None = still in office. The office is the word a
 # passage names it by ("president", "secretary", "vice") or, for one no single word names, its phrase; the holder
 # is written as a speaker filter word ("jean-pierre").
@@ -41,6 +43,13 @@ def holds_office(name: str, office: str, date: Optional[str]) -> bool:
 def holders(office: str, date: Optional[str]) -> set[str]:
     """Who held `office` on `date` (ISO): "biden" for the president on 2023-05-04; nobody without a date."""
     return {h for o, h, _, _ in OFFICES if o == office and holds_office(h, office, date)}
+
+
+def label_holders(label: Optional[str], date: Optional[str]) -> set[str]:
+    """Who an office label names on `date`: "THE PRESIDENT" in 2023 -> {"biden"}; empty for a label that names a
+    person, or without a date."""
+    office = OFFICE_LABELS.get(norm_label(label))
+    return holders(office, date) if office else set()
 
 
 def everyone(office: str) -> tuple[str, ...]:

@@ -40,7 +40,7 @@ from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polari
                                 polarity_differs, turned_around, window)
 from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_label, norm_word, numbers,
                          parse_citations, quantities, split_sentences, stem, strip_citations, what_is_said, words)
-from rag.offices import OFFICE_LABELS, holders, shared_surname
+from rag.offices import label_holders, shared_surname
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
 
@@ -90,10 +90,7 @@ def _speaker_tokens(hit: Hit) -> set[str]:
     toks = set(words(hit.speaker or "")) - {shared_surname(norm_label(hit.speaker))}   # "Biden" is not the First Lady
     if toks & {"official", "officials"}:
         toks |= {"official", "officials"}
-    office = OFFICE_LABELS.get(norm_label(hit.speaker))
-    if office:
-        toks |= holders(office, hit.date)
-    return toks
+    return toks | label_holders(hit.speaker, hit.date)
 
 
 TITLES = {"secretary", "president", "minister", "ambassador", "spokesperson", "spokesman", "advisor", "adviser",
@@ -177,6 +174,8 @@ class PassageView:
     clauses: list[tuple[set[str], bool]]     # each clause of the passage: its content stems, negated or not
     sentence_stems: list[set[str]]            # each sentence's word stems
     sentence_content: list[set[str]]          # each sentence's content-word stems
+    meta: str = ""                            # speaker, title, date and month: what a claim may take from outside
+    meta_stems: set[str] = field(default_factory=set)   # the text (a date said "in October 2023"), and their stems
 
     def sentence(self, i: int) -> str:
         a, b = self.spans[i]
@@ -188,12 +187,14 @@ def prepare(passages: Sequence[Hit], encode: Encode) -> list[PassageView]:
     for n, hit in enumerate(passages, start=1):
         spans = split_sentences(hit.text) or [(0, len(hit.text))]
         meta = " ".join(x for x in (hit.speaker, hit.title, hit.date, _month(hit.date)) if x)
+        meta_stems = {stem(w) for w in words(meta)}
         ws = set(words(hit.text + " " + meta))
         ws |= implied_names(ws)
         views.append(PassageView(n, hit, spans, np.zeros((0, 0)), np.zeros(0), ws, {stem(w) for w in ws},
                                  quantities(hit.text + " " + meta, implied=True), clause_polarity(hit.text),
                                  [{stem(w) for w in words(hit.text[a:b])} for a, b in spans],
-                                 [{stem(w) for w in content_words(hit.text[a:b])} for a, b in spans]))
+                                 [{stem(w) for w in content_words(hit.text[a:b])} for a, b in spans], meta,
+                                 meta_stems))
         texts.append(hit.text)
         owners.append((n - 1, None))
         for i, (a, b) in enumerate(spans):
@@ -312,9 +313,7 @@ def _window_cover(cw: list[str], aliased: set[str], view: PassageView, reach: in
     (`aliased`) count. Within one sentence and its neighbours every word of the claim means, for a claim of four
     content words or more, that the lexical checks have compared it word by word, and a low cosine only says the
     passage sentence is longer ("... and now we have reached that in the fourth quarter of 2021, which underscores ...")."""
-    around = {stem(w) for w in words(" ".join(x for x in (view.hit.speaker, view.hit.title, view.hit.date,
-                                                          _month(view.hit.date)) if x))
-              } if meta else set()
+    around = view.meta_stems if meta else set()
     per = view.sentence_stems
     best = 0.0
     for i in range(len(per)):
@@ -348,7 +347,6 @@ def _stray_clause(sentence: str, view: PassageView, aliased: set[str]) -> Option
     """Why a clause of the sentence is not backed where the passage says the same thing: a number that the passage
     has only elsewhere ("three sessions" where it says "two sessions" and, later, "two or three things"), or a
     clause none of whose content words the passage holds ("... and seafood")."""
-    meta = " ".join(x for x in (view.hit.speaker, view.hit.title, view.hit.date) if x)
     for clause in clauses(claim_text(sentence)):
         cw = content_words(clause)
         if cw and not any(stem(w) in view.vocab_stems or w in aliased or w.title() in clause for w in cw):
@@ -359,7 +357,7 @@ def _stray_clause(sentence: str, view: PassageView, aliased: set[str]) -> Option
         near = window(view, mine, reach=1)
         if near is None:
             continue
-        missing = _unbacked_quantities(clause, quantities(near + " " + meta, implied=True), view.hit.date)
+        missing = _unbacked_quantities(clause, quantities(near + " " + view.meta, implied=True), view.hit.date)
         if missing:
             return f"number {', '.join(sorted(missing))} not where [{view.n}] says this"
     return None

@@ -17,7 +17,7 @@ from typing import Optional
 
 from rag.records import Period, SpeakerCount, Statement, Survey
 from rag.lexicon import norm_label
-from rag.offices import OFFICE_LABELS, holders, shared_surname
+from rag.offices import OFFICE_LABELS, label_holders, shared_surname
 from rag.retrieval.speakers import name_words
 from rag.retrieval.view import IndexView
 from rag.settings import SurveySettings, current
@@ -47,8 +47,7 @@ def speaker_key(label: Optional[str], date: Optional[str] = None) -> str:
     spouse's label ("FIRST LADY JILL BIDEN" -> "jill biden": rag.offices.shared_surname); the whole label when it
     is titles only ("SENIOR ADMINISTRATION OFFICIAL")."""
     norm = norm_label(label)
-    office = OFFICE_LABELS.get(norm)
-    held = sorted(holders(office, date)) if office else []
+    held = sorted(label_holders(label, date))
     if len(held) == 1:
         return held[0]
     name = name_words(norm)
