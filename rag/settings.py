@@ -11,6 +11,7 @@ Environment variables (the only place in the package that reads them):
     RAG_EMBED_BACKEND    torch | onnx | onnx-int8 for a new index (index.embed_backend)
     RAG_CHECKPOINT_CHUNKS  commit every N embedded chunks, fixed (index.checkpoint_chunks)
     RAG_EXACT_MAX        rows up to which search is exact (index.exact_max)
+    RAG_WINDOW_SENTENCES sentences per window vector, 0 for none (index.window_sentences)
     RAG_LOCK_TIMEOUT     seconds a writer waits for the index lock (index.lock_timeout_s)
     RAG_DATE_HINTS       0 turns off dates-in-the-question ranking (retrieval.date_hints)
     RAG_LLM_INT8         0 runs the language model in float32 (answer.llm_int8)
@@ -72,6 +73,19 @@ class RetrievalSettings:
     sentence_weight: float = 0.5
     sentence_width: int = 2
     sentence_depth: int = 20
+    # hybrid: the dense ranking is itself a fusion of the passages' vectors and of their windows' (every
+    # `index.window_sentences` adjacent sentences of an official's words, embedded apart; rag.indexing.windows):
+    # a passage one part of which says what was asked rises. Chosen on the tuning sets (`/work/probe/sentdense.py`,
+    # then `python eval/levers.py --sets tune_sample,tune_cc0,tune_cc0_all --whole-index DIR`): hybrid hit@5
+    # sample / CC0 gold+50 / whole corpus 0.861 / 0.897 / 0.638 -> 0.903 / 0.914 / 0.672; dense mode alone lost CC0
+    # (0.707 -> 0.655) and the whole corpus (0.224 -> 0.207), so it stays the passages' vectors only
+    # (eval/RESULTS.md, "Sentence windows")
+    window_vote: bool = True
+    # the windows' ranking is read window_depth x the passages' candidates deep, once a query, and the ranking of a
+    # period the question names takes its rows from it. Whole-corpus tuning hit@5: windows for the allowed rows only
+    # 0.655; depth 4 with the period's rows 0.672 at p50 34 ms; depth 8 0.672 at 41 ms; the period's windows
+    # searched apart 0.672 at 48-53 ms (`/work/probe/window_ef.py`)
+    window_depth: int = 4
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,17 @@ class IndexSettings:
     ef_search: int = 512
     ef_search_max: int = 4096
     exact_subset_max: int = 20000       # a filter keeping at most this many rows (or 1/8) is searched exactly
+    # sentences per window vector (rag.indexing.windows; retrieval.window_vote); 0: none. 2 beat 1 and 3 on the
+    # tuning sample (hybrid hit@5 0.903 against 0.861 and 0.875) and 1 on CC0 gold+50 (0.914 against 0.897). Off for
+    # a new index (RAG_WINDOW_SENTENCES=2 turns them on; an index that has them keeps them): held out they gained 2
+    # whole-corpus questions of 92 and lost 1 of 92 on CC0 gold+50, while the whole corpus' 738,579 windows take
+    # 22 min more to ingest on two cores, 1.9 GB more disk, 0.8 GB more memory to search, and lift the ingest's
+    # peak RSS from 1.35 to 2.45 GB, past the 1.5 GB target (eval/RESULTS.md, "Sentence windows")
+    window_sentences: int = 0
+    # efSearch of the windows' graph (None: ef_for its size, as for passages: 2,600 at 738,579 windows). 512 gives
+    # the same whole-corpus tuning hit@5 as 2,600 and 256 (0.655) at p50 30 against 39 ms a hybrid search
+    # (`/work/probe/window_ef.py`, eval/RESULTS.md "Sentence windows"): the windows are one vote of several
+    window_ef_search: Optional[int] = 512
     lock_timeout_s: float = 600.0       # a second writer waits this long for the index lock
     # the "server" embedding backend (rag.encoders.server_encoder): one request of up to 64 chunks may wait this
     # long (a CPU server embeds a few dozen chunks a second); not tuned
@@ -306,6 +331,7 @@ def from_env(env: Optional[Mapping[str, str]] = None) -> Settings:
         index=replace(d.index, embed_backend=(env.get("RAG_EMBED_BACKEND") or d.index.embed_backend).strip().lower(),
                       checkpoint_chunks=checkpoint if checkpoint is not None else d.index.checkpoint_chunks,
                       exact_max=_int(env, "RAG_EXACT_MAX") or d.index.exact_max,
+                      window_sentences=_int(env, "RAG_WINDOW_SENTENCES") or d.index.window_sentences,
                       lock_timeout_s=float(lock) if lock else d.index.lock_timeout_s),
         runtime=RuntimeSettings(cache_dir=cache, torch_threads=_int(env, "RAG_TORCH_THREADS"),
                                 llm_threads=_int(env, "RAG_LLM_THREADS"),

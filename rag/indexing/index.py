@@ -33,6 +33,7 @@ from rag.indexing.milvus import MilvusRanking, MilvusVectors   # pymilvus itself
 from rag.indexing.store import FORMAT_VERSION, Loaded, Store
 from rag.indexing.updates import IngestReport, VectorProgress, content_key, lexical_text
 from rag.indexing.vectors import FaissVectors
+from rag.indexing.windows import WindowVectors, chunk_windows
 from rag.ingest import CHUNKER_VERSION, Chunker
 from rag.records import Chunk, Hit
 from rag.retrieval import Columns, Filters, IndexView
@@ -57,6 +58,26 @@ def outdated(manifest: dict[str, Any]) -> Optional[str]:
     return "; ".join(reasons) or None
 
 
+def window_width(manifest: dict[str, Any]) -> int:
+    """Sentences per window for this index: its own (once it has windows it keeps them), or the settings'
+    (settings.index.window_sentences, RAG_WINDOW_SENTENCES), whichever is set; 0 for none."""
+    own = manifest.get("window_sentences") or (manifest.get("windows") or {}).get("sentences") or 0
+    return max(int(own), current().index.window_sentences)
+
+
+def windows_missing(manifest: dict[str, Any]) -> Optional[str]:
+    """Why an index whose every passage has its vector lacks the sentence windows it is to have
+    (rag.indexing.windows), or None. Computed in place by any write (`Index.upgrade`); a Milvus store has none."""
+    width = window_width(manifest)
+    n = int(manifest.get("count", 0))
+    if width <= 0 or not n or manifest.get("vector_store") or int(manifest.get("embedded", n)) < n:
+        return None
+    have = (manifest.get("windows") or {}).get("sentences")
+    if have == width:
+        return None
+    return "no sentence windows" if have is None else f"sentence windows of {have} (this version uses {width})"
+
+
 class Index:
     def __init__(self, path: PathLike, model: Optional[str] = None, backend: Optional[str] = None,
                  store: Optional[str] = None):
@@ -75,6 +96,7 @@ class Index:
         self.last_report: Optional[IngestReport] = None
         self._progress: Optional[VectorProgress] = None   # set while phase 2 embeds
         self.outdated: Optional[str] = None   # why the index needs an upgrade (older chunker or BM25 tokenizer)
+        self._old_windows: Optional[tuple] = None   # the last windows seen, to reuse by content (_ensure_windows)
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -112,7 +134,7 @@ class Index:
         if self._store_uri and m.get("vector_store") != self._store_uri and m.get("count"):
             raise IndexStateError(f"index {self.path}/ keeps its vectors in {m.get('vector_store') or 'its folder (FAISS)'}, "
                                   f"not {self._store_uri}; use a new --index folder for another store")
-        self.outdated = outdated(m)
+        self.outdated = outdated(m) or windows_missing(m)
 
     def _install(self, loaded: Loaded) -> None:
         m = loaded.manifest
@@ -129,8 +151,15 @@ class Index:
             if self._milvus is None or str(self._milvus.spec_text) != m["vector_store"]:
                 self._milvus = MilvusVectors(m["vector_store"])
             dense = MilvusRanking(self._milvus, loaded.chunks, columns, loaded.vectors)
+        prev = self._view
+        if prev is not None and prev.windows is not None and loaded.windows is None:
+            # chunks or vectors changed: keep the old windows to reuse by content (their memory map stays readable)
+            # (not their graph: only the vectors are reused)
+            self._old_windows = (self._content_keys(), prev.windows.matrix, prev.windows.rows,
+                                 prev.manifest["embedding"].get("name"), prev.manifest["windows"]["sentences"])
+        windows = WindowVectors(loaded.windows[2], loaded.windows[0], loaded.windows[1]) if loaded.windows else None
         self._view = IndexView(m, loaded.chunks, columns, loaded.lexical, dense, self._embedder,
-                               cache=self._view.cache if same_chunks else {})
+                               cache=self._view.cache if same_chunks else {}, windows=windows)
 
     def _install_empty(self) -> None:
         self._embedder = Embedder(self._model_spec, backend=self._backend_spec)
@@ -294,12 +323,14 @@ class Index:
                 m = self.store.read_manifest()
                 if m.get("generation") != self._view.manifest.get("generation"):
                     self._install(self.store.load(m))
-            if self.outdated:
+            if outdated(self._view.manifest):
                 self._upgrade(progress)
             yield self._view.manifest["files"]
+            self._ensure_windows(progress)
 
     def upgrade(self, progress: Optional[bool] = None) -> IngestReport:
-        """Rebuild an index written by an older chunker or BM25 tokenizer in place (any write does it first)."""
+        """Rebuild an index written by an older chunker or BM25 tokenizer in place, and add the sentence windows
+        an older version did not compute (any write does both)."""
         report = IngestReport()
         with self._updating(progress):
             pass
@@ -313,7 +344,7 @@ class Index:
         view = self._view
         show = sys.stderr.isatty() if progress is None else progress
         if show:
-            print(f"rag: upgrading {self.path}/ in place: {self.outdated}", file=sys.stderr, flush=True)
+            print(f"rag: upgrading {self.path}/ in place: {outdated(view.manifest)}", file=sys.stderr, flush=True)
         old_files = view.manifest["files"]
         changed = []
         for key, entry in old_files.items():
@@ -482,6 +513,58 @@ class Index:
             if done >= n or checkpoints is None:
                 self._progress = None
         return done < n
+
+    def _ensure_windows(self, progress: Optional[bool] = None) -> None:
+        """When every passage has its vector and the generation has no sentence windows (rag.indexing.windows),
+        compute them and commit them as a generation of their own: the windows of a passage whose content, model
+        and width are those of the last windows seen are reused, the others embedded."""
+        view = self._view
+        if not windows_missing(view.manifest):
+            return
+        width = window_width(view.manifest)
+        texts, owner = chunk_windows(view.chunks, width)
+        n = len(view.chunks)
+        counts = np.bincount(owner, minlength=n)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        reuse: dict[str, tuple[int, int]] = {}
+        old = self._old_windows
+        if old is not None and old[3] == view.manifest["embedding"].get("name") and old[4] == width:
+            keys, _, old_rows, _, _ = old
+            lo = np.searchsorted(old_rows, np.arange(len(keys)), "left")
+            hi = np.searchsorted(old_rows, np.arange(len(keys)), "right")
+            for r, k in enumerate(keys):
+                reuse.setdefault(k, (int(lo[r]), int(hi[r])))
+        keys = self._content_keys()
+        copied = [(r, reuse[k]) for r, k in enumerate(keys) if k in reuse and reuse[k][1] - reuse[k][0] == counts[r]]
+        todo_rows = np.setdiff1d(np.arange(n), np.array([r for r, _ in copied], dtype=np.int64))
+        todo = np.flatnonzero(np.isin(owner, todo_rows))
+        encoder = self._loaded_embedder() if len(todo) else None
+        show = sys.stderr.isatty() if progress is None else progress
+        if show:
+            print(f"rag: sentence windows: {len(owner)} ({len(todo)} to embed, {len(owner) - len(todo)} reused)",
+                  file=sys.stderr, flush=True)
+        size = current().index.embed_batch
+
+        def fill(matrix: np.ndarray) -> None:
+            for r, (a, b) in copied:
+                matrix[starts[r]:starts[r] + (b - a)] = old[1][a:b]
+            bar = self._bar(len(todo), progress, desc="windows")
+            try:
+                for i in range(0, len(todo), size):
+                    ids = todo[i:i + size]
+                    matrix[ids] = encoder.encode([texts[j] for j in ids])
+                    bar.update(len(ids))
+            finally:
+                bar.close()
+
+        dim = int(view.manifest["embedding"].get("dim") or self.vectors.shape[1])
+        current_gen = Loaded(view.manifest, view.chunks, self.vectors, self.faiss_index, view.lexical)
+        bar = self._bar(len(owner) if len(owner) > current().index.exact_max else 0, progress, desc="windows graph")
+        try:
+            self._install(self.store.write_windows(current_gen, owner, dim, fill, width, on_rows=bar.update))
+        finally:
+            bar.close()
+        self._old_windows = None
 
     def _commit_vectors(self, rows: np.ndarray, graph: bool, progress: Optional[bool] = None) -> None:
         """A generation with the same chunks and BM25 (linked, not rewritten) and `rows` more vectors; `graph`:

@@ -12,13 +12,17 @@ Layout (g = generation number, bumped by every write):
                          While an ingest embeds, checkpoints keep the graph of the one before (linked) and
                          rows f..e are searched exactly (rag.indexing.vectors); the last checkpoint grows it
     bm25.g/              bm25s.BM25.save(..., allow_pickle=False): .npy arrays + JSON vocabulary
+    windows.g.npy        float32 unit vectors of sentence windows (rag.indexing.windows), only in a generation
+    wrows.g.npy          that has every vector: the chunk row of each window (ascending), and their FAISS
+    wfaiss.g.index       index. `write_windows` adds them in a generation of their own (all else linked)
     .lock                writers hold an exclusive flock on it
 
 Crash safety: a write puts all data under new generation-numbered names, fsyncs
 them, then atomically replaces manifest.json (os.replace) and fsyncs the
 folder. Until that rename, readers and a crashed writer's successor see the
 previous generation untouched. A generation that only adds vectors links the previous one's chunk and
-BM25 files under its own names instead of writing them again (they are never modified in place). Files of generations older than the previous
+BM25 files under its own names instead of writing them again (they are never modified in place); one that only
+adds windows links every other file. Files of generations older than the previous
 one are deleted afterwards (the previous one is kept for readers that opened
 it a moment before the switch). No file is ever unpickled.
 """
@@ -48,7 +52,7 @@ from rag.settings import current
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-_GEN_FILE = re.compile(r"^(chunks|vectors|faiss|bm25)\.(\d+)(\.jsonl|\.npy|\.index)?$")
+_GEN_FILE = re.compile(r"^(chunks|vectors|faiss|bm25|windows|wrows|wfaiss)\.(\d+)(\.jsonl|\.npy|\.index)?$")
 
 
 # chunk fields repeated across the chunks of one briefing or turn: loaded as one shared string each
@@ -64,6 +68,7 @@ class Loaded:
     vectors: np.ndarray        # read-only memory map
     faiss_index: Any
     lexical: Lexical
+    windows: Optional[tuple] = None   # (matrix memory map, chunk row of each, FAISS index), when it has them
 
 
 def _sha256(path: Path) -> str:
@@ -196,7 +201,8 @@ class Store:
         shapes = {"generation": int, "count": int, "data": dict, "checksums": dict, "files": dict,
                   "embedding": dict, "chunker": dict}
         bad = [k for k, t in shapes.items() if not isinstance(manifest.get(k), t)]
-        if not bad and set(manifest["data"]) != {"chunks", "vectors", "faiss", "bm25"}:
+        if not bad and set(manifest["data"]) not in ({"chunks", "vectors", "faiss", "bm25"},
+                                                     {"chunks", "vectors", "faiss", "bm25", "windows", "wrows", "wfaiss"}):
             bad = ["data"]
         if bad:
             raise IndexStateError(f"{self.manifest_path} is damaged (bad or missing {', '.join(bad)}); "
@@ -247,7 +253,93 @@ class Store:
             raise IndexStateError(f"index {self.folder}/ is inconsistent ({len(chunks)} chunks, {vectors.shape[0]} vectors, "
                                   f"{faiss_index.ntotal} in FAISS, manifest says {n} chunks, {e} embedded); "
                                   f"delete it and run `rag ingest` again")
-        return Loaded(m, chunks, vectors, faiss_index, lexical)
+        windows = None
+        if "windows" in data:
+            matrix = np.load(self.folder / data["windows"], mmap_mode="r", allow_pickle=False)
+            owner = np.load(self.folder / data["wrows"], allow_pickle=False)
+            wfaiss = faiss.read_index(str(self.folder / data["wfaiss"]))
+            if not (len(matrix) == len(owner) == wfaiss.ntotal and e == n and (not len(owner) or owner[-1] < n)):
+                raise IndexStateError(f"index {self.folder}/ has inconsistent sentence windows ({len(matrix)} vectors, "
+                                      f"{len(owner)} rows, {wfaiss.ntotal} in FAISS); delete it and run `rag ingest` again")
+            windows = (matrix, owner, wfaiss)
+        return Loaded(m, chunks, vectors, faiss_index, lexical, windows)
+
+    def write_windows(self, current_gen: Loaded, owner: np.ndarray, dim: int, fill, width: int,
+                      on_rows=None) -> Loaded:
+        """A generation with `current_gen`'s files linked and sentence windows added: `fill(matrix)` writes the
+        float32 window vectors into a memory map of len(owner) rows (in blocks: the whole matrix is never in
+        memory), `owner` the chunk row of each. Call with the lock held; a failure leaves `current_gen` in force."""
+        try:
+            return self._write_windows(current_gen, owner, dim, fill, width, on_rows)
+        except OSError as e:
+            raise IndexStateError(f"could not write the index in {self.folder}/ ({e.strerror or e}); "
+                                  f"the previous index is unchanged") from e
+
+    def _write_windows(self, current_gen, owner, dim, fill, width, on_rows) -> Loaded:
+        import faiss
+        old = current_gen.manifest
+        g = int(old.get("generation", 0)) + 1
+        kinds = ("chunks", "vectors", "faiss", "bm25")
+        names = {"chunks": f"chunks.{g}.jsonl", "vectors": f"vectors.{g}.npy", "faiss": f"faiss.{g}.index",
+                 "bm25": f"bm25.{g}", "windows": f"windows.{g}.npy", "wrows": f"wrows.{g}.npy",
+                 "wfaiss": f"wfaiss.{g}.index"}
+        for name in names.values():   # leftovers of a writer that crashed at this generation
+            p = self.folder / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        checksums = self._link_files(old, names, kinds)
+        p = self.folder / names["windows"]
+        matrix = np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=(len(owner), dim))
+        fill(matrix)
+        matrix.flush()
+        del matrix
+        with open(self.folder / names["wrows"], "wb") as f:
+            np.save(f, np.asarray(owner, dtype=np.int64), allow_pickle=False)
+        total = len(owner)
+        wfaiss = grow_faiss_index(None, total, dim, lambda start: _row_blocks(p, start, total), on_rows)
+        faiss.write_index(wfaiss, str(self.folder / names["wfaiss"]))
+        written = [self.folder / names[k] for k in ("windows", "wrows", "wfaiss")]
+        for q in written:
+            _fsync_file(q)
+        _fsync_dir(self.folder / names["bm25"])
+        checksums.update({str(q.relative_to(self.folder)): _sha256(q) for q in written})
+        new = dict(old)
+        # window_sentences stays with every later generation: the index keeps its windows (computed again on a write)
+        new.update(generation=g, data=names, checksums=checksums, windows={"sentences": width, "count": total},
+                   window_sentences=width,
+                   updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self._switch(new, g)
+        windows = (np.load(p, mmap_mode="r", allow_pickle=False), np.asarray(owner, dtype=np.int64), wfaiss)
+        return Loaded(new, current_gen.chunks, np.load(self.folder / names["vectors"], mmap_mode="r",
+                                                       allow_pickle=False),
+                      current_gen.faiss_index, current_gen.lexical, windows)
+
+    def _link_files(self, old: dict[str, Any], names: dict[str, str], kinds) -> dict[str, str]:
+        """Link `kinds` of the generation `old` under `names` (a folder file by file); their checksums carry over."""
+        checksums: dict[str, str] = {}
+        for kind in kinds:
+            src, dst = self.folder / old["data"][kind], self.folder / names[kind]
+            if src.is_dir():
+                dst.mkdir()
+                for f in sorted(src.iterdir()):
+                    _link(f, dst / f.name)
+            else:
+                _link(src, dst)
+        for rel, digest in old["checksums"].items():   # same bytes: the checksums carry over
+            for kind in kinds:
+                if rel == old["data"][kind] or rel.startswith(old["data"][kind] + "/"):
+                    checksums[names[kind] + rel[len(old["data"][kind]):]] = digest
+        return checksums
+
+    def _switch(self, new: dict[str, Any], g: int) -> None:
+        """Make `new` the manifest (atomically), then delete generations older than g - 1."""
+        tmp = self.folder / f"{MANIFEST}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(new, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.manifest_path)
+        _fsync_dir(self.folder)
+        self._remove_stale(keep={g, g - 1})
 
     # -- writing --------------------------------------------------------------
     def write(self, manifest: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
@@ -276,7 +368,8 @@ class Store:
         g = int(manifest.get("generation", 0)) + 1
         names = {"chunks": f"chunks.{g}.jsonl", "vectors": f"vectors.{g}.npy",
                  "faiss": f"faiss.{g}.index", "bm25": f"bm25.{g}"}
-        for name in names.values():  # leftovers of a writer that crashed at this generation
+        # leftovers of a writer that crashed at this generation (sentence windows included)
+        for name in [*names.values(), f"windows.{g}.npy", f"wrows.{g}.npy", f"wfaiss.{g}.index"]:
             p = self.folder / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
@@ -284,17 +377,7 @@ class Store:
         checksums: dict[str, str] = {}
         if same_rows is not None:
             old = same_rows.manifest
-            linked = ("chunks", "bm25") if graph else ("chunks", "bm25", "faiss")
-            _link(self.folder / old["data"]["chunks"], self.folder / names["chunks"])
-            (self.folder / names["bm25"]).mkdir()
-            for f in sorted((self.folder / old["data"]["bm25"]).iterdir()):
-                _link(f, self.folder / names["bm25"] / f.name)
-            if not graph:
-                _link(self.folder / old["data"]["faiss"], self.folder / names["faiss"])
-            for rel, digest in old["checksums"].items():   # same bytes: the checksums carry over
-                for kind in linked:
-                    if rel == old["data"][kind] or rel.startswith(old["data"][kind] + "/"):
-                        checksums[names[kind] + rel[len(old["data"][kind]):]] = digest
+            checksums.update(self._link_files(old, names, ("chunks", "bm25") if graph else ("chunks", "bm25", "faiss")))
             lexical = same_rows.lexical
             p = self.folder / names["vectors"]
             total, dim = _append_rows(self.folder / old["data"]["vectors"], vectors, p)
@@ -328,16 +411,10 @@ class Store:
             vectors = np.load(self.folder / names["vectors"], mmap_mode="r", allow_pickle=False)
 
         new = dict(manifest)
+        new.pop("windows", None)   # chunks or vectors change: the windows are computed again (rag.indexing.index)
         new.update(format=FORMAT_VERSION, generation=g, count=len(chunks), embedded=int(len(vectors)), data=names,
                    updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), checksums=checksums)
-        tmp = self.folder / f"{MANIFEST}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(new, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.manifest_path)
-        _fsync_dir(self.folder)
-        self._remove_stale(keep={g, g - 1})
+        self._switch(new, g)
         return Loaded(new, chunks, vectors, faiss_index, lexical)
 
     def _remove_stale(self, keep: set[int]) -> None:

@@ -13,6 +13,14 @@ filter, and the dense and bm25 modes stay plain baselines. RAG_DATE_HINTS=0 (set
 Scores: cosine similarity (dense), BM25 score (bm25), or the reciprocal rank
 fusion sum (hybrid); comparable within one result list only.
 
+Sentence windows: in hybrid mode, when the index has them (rag.indexing.windows), the dense ranking of the allowed
+rows is itself the fusion of the passages' vectors and of their windows' (every two adjacent sentences of the
+speaker's words, embedded apart): a passage one part of which says what was asked rises
+(settings.retrieval.window_vote). The windows are searched once per query, `window_depth` times deeper than the
+passages, and the ranking of a period the question names takes its rows from that list (searching that period's
+windows apart cost 25 ms a query); the ranking of a speaker it names does not use them, and dense mode stays the
+passages' vectors alone.
+
 Best sentences: in hybrid mode the top passages (settings.retrieval.sentence_depth) get a second vote for how
 much of the query's rarer words their best adjacent sentences hold (rag.retrieval.sentences), fused with their
 order: the passage that says what was asked rises over one that mentions it in passing.
@@ -83,15 +91,24 @@ def search(view: IndexView, query: str, k: int = 5, mode: str = "hybrid", filter
     row_sets = _row_sets(view, query, mode, filters, allowed, allowed_mask, cfg)
     weights = [w * set_weight for *_, set_weight in row_sets
                for w in ((1.0, cfg.bm25_weight) if dense_too else (cfg.bm25_weight,))]
+    windowed = mode == "hybrid" and cfg.window_vote and view.windows is not None and qvec is not None
     reranked = mode == "hybrid" and cfg.sentence_weight > 0
     wanted = max(k, cfg.sentence_depth) if reranked else k
     n = max(cfg.min_candidates, 4 * wanted)
     while True:
         rankings = []
-        for rows, sel, per, flt, _ in row_sets:
+        # the windows are searched once, window_depth x n rows deep; a period's ranking takes its rows from that
+        wide = view.windows.rank(qvec, cfg.window_depth * n, row_sets[0][0]) if windowed else []
+        for j, (rows, sel, per, flt, _) in enumerate(row_sets):
             lexical = bm25_ranking(bm25_scores, rows, n) if bm25_scores is not None else None
             if qvec is not None:
                 dense = view.dense.rank(qvec, n, rows, sel, flt, per)
+                if windowed and j == 0:
+                    dense = rrf([dense, wide[:n]], cfg.rrf_k)
+                elif windowed and per is not None:
+                    inside = np.zeros(cols.n, dtype=bool)
+                    inside[rows] = True
+                    dense = rrf([dense, [x for x in wide if inside[x[0]]][:n]], cfg.rrf_k)
                 if lexical is not None and view.embedded < cols.n:   # an ingest still embedding
                     dense = with_stand_ins(dense, lexical, view.embedded)
                 rankings.append(dense)

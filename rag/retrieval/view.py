@@ -52,6 +52,8 @@ class IndexView:
     dense: VectorStore
     encoder: Encoder
     cache: dict[str, Any] = field(default_factory=dict)   # values derived on first use (title words ...)
+    # sentence windows (rag.indexing.windows.WindowVectors: rank(qvec, n, rows) -> [(row, cosine)]), or None
+    windows: Optional[Any] = None
 
     @property
     def embedded(self) -> int:
