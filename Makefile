@@ -25,8 +25,14 @@ $(VENV)/.installed: pyproject.toml
 # It compiles llama.cpp (~4 min on 2 cores; pip caches the wheel), so `make run` does not need it.
 llama: $(VENV)/.llama
 
+# A portable AVX2 build, not -march=native: on a CPU with AMX (Xeon Sapphire Rapids) the native build's AMX kernels
+# crash (SIGSEGV in llama_decode) on the bundled SmolLM2 GGUF, measured 2026-12-02 with llama-cpp-python 0.3.36;
+# the AVX2 build passes every test there. pip caches the built wheel whatever CMAKE_ARGS were: after a native build,
+# `pip cache remove llama_cpp_python` first.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 $(VENV)/.llama: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,milvus,llama]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[test,milvus,llama]'
 	touch $@
 
 # Debian's Chromium for the browser test (Playwright's own browser download cannot work here)
