@@ -17,7 +17,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -58,6 +58,15 @@ def outdated(manifest: dict[str, Any]) -> Optional[str]:
     return "; ".join(reasons) or None
 
 
+class _OldWindows(NamedTuple):
+    """The windows of a generation an update replaced, kept to reuse by content (`Index._ensure_windows`)."""
+    keys: list[str]             # content key of each chunk row of that generation
+    matrix: np.ndarray          # its window vectors (memory map: readable after its files are deleted)
+    rows: np.ndarray            # the chunk row of each window
+    model: Optional[str]        # the embedding model that made them
+    width: int                  # sentences per window
+
+
 def window_width(manifest: dict[str, Any]) -> int:
     """Sentences per window for this index: its own (once it has windows it keeps them), or the settings'
     (settings.index.window_sentences, RAG_WINDOW_SENTENCES), whichever is set; 0 for none."""
@@ -75,7 +84,7 @@ def windows_missing(manifest: dict[str, Any]) -> Optional[str]:
     have = (manifest.get("windows") or {}).get("sentences")
     if have == width:
         return None
-    return "no sentence windows" if have is None else f"sentence windows of {have} (this version uses {width})"
+    return "no sentence windows" if have is None else f"sentence windows of {have} sentences, not {width}"
 
 
 class Index:
@@ -96,7 +105,7 @@ class Index:
         self.last_report: Optional[IngestReport] = None
         self._progress: Optional[VectorProgress] = None   # set while phase 2 embeds
         self.outdated: Optional[str] = None   # why the index needs an upgrade (older chunker or BM25 tokenizer)
-        self._old_windows: Optional[tuple] = None   # the last windows seen, to reuse by content (_ensure_windows)
+        self._old_windows: Optional[_OldWindows] = None   # the last windows replaced, to reuse by content
 
     # -- opening --------------------------------------------------------------
     @classmethod
@@ -155,8 +164,8 @@ class Index:
         if prev is not None and prev.windows is not None and loaded.windows is None:
             # chunks or vectors changed: keep the old windows to reuse by content (their memory map stays readable)
             # (not their graph: only the vectors are reused)
-            self._old_windows = (self._content_keys(), prev.windows.matrix, prev.windows.rows,
-                                 prev.manifest["embedding"].get("name"), prev.manifest["windows"]["sentences"])
+            self._old_windows = _OldWindows(self._content_keys(), prev.windows.matrix, prev.windows.rows,
+                                            prev.manifest["embedding"].get("name"), prev.manifest["windows"]["sentences"])
         windows = WindowVectors(loaded.windows[2], loaded.windows[0], loaded.windows[1]) if loaded.windows else None
         self._view = IndexView(m, loaded.chunks, columns, loaded.lexical, dense, self._embedder,
                                cache=self._view.cache if same_chunks else {}, windows=windows)
@@ -528,11 +537,10 @@ class Index:
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         reuse: dict[str, tuple[int, int]] = {}
         old = self._old_windows
-        if old is not None and old[3] == view.manifest["embedding"].get("name") and old[4] == width:
-            keys, _, old_rows, _, _ = old
-            lo = np.searchsorted(old_rows, np.arange(len(keys)), "left")
-            hi = np.searchsorted(old_rows, np.arange(len(keys)), "right")
-            for r, k in enumerate(keys):
+        if old is not None and old.model == view.manifest["embedding"].get("name") and old.width == width:
+            lo = np.searchsorted(old.rows, np.arange(len(old.keys)), "left")
+            hi = np.searchsorted(old.rows, np.arange(len(old.keys)), "right")
+            for r, k in enumerate(old.keys):
                 reuse.setdefault(k, (int(lo[r]), int(hi[r])))
         keys = self._content_keys()
         copied = [(r, reuse[k]) for r, k in enumerate(keys) if k in reuse and reuse[k][1] - reuse[k][0] == counts[r]]
@@ -547,7 +555,7 @@ class Index:
 
         def fill(matrix: np.ndarray) -> None:
             for r, (a, b) in copied:
-                matrix[starts[r]:starts[r] + (b - a)] = old[1][a:b]
+                matrix[starts[r]:starts[r] + (b - a)] = old.matrix[a:b]
             bar = self._bar(len(todo), progress, desc="windows")
             try:
                 for i in range(0, len(todo), size):

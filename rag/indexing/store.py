@@ -55,6 +55,15 @@ LOCK = ".lock"
 _GEN_FILE = re.compile(r"^(chunks|vectors|faiss|bm25|windows|wrows|wfaiss)\.(\d+)(\.jsonl|\.npy|\.index)?$")
 
 
+def _names(g: int) -> dict[str, str]:
+    """The data files of generation g, by kind (the last three only in a generation with sentence windows)."""
+    return {"chunks": f"chunks.{g}.jsonl", "vectors": f"vectors.{g}.npy", "faiss": f"faiss.{g}.index",
+            "bm25": f"bm25.{g}", "windows": f"windows.{g}.npy", "wrows": f"wrows.{g}.npy", "wfaiss": f"wfaiss.{g}.index"}
+
+
+_WINDOW_KINDS = ("windows", "wrows", "wfaiss")
+
+
 # chunk fields repeated across the chunks of one briefing or turn: loaded as one shared string each
 SHARED_FIELDS = ("doc_id", "path", "title", "date", "source_url", "publisher", "kind", "speaker", "role", "question",
                  "question_speaker")
@@ -201,8 +210,7 @@ class Store:
         shapes = {"generation": int, "count": int, "data": dict, "checksums": dict, "files": dict,
                   "embedding": dict, "chunker": dict}
         bad = [k for k, t in shapes.items() if not isinstance(manifest.get(k), t)]
-        if not bad and set(manifest["data"]) not in ({"chunks", "vectors", "faiss", "bm25"},
-                                                     {"chunks", "vectors", "faiss", "bm25", "windows", "wrows", "wfaiss"}):
+        if not bad and set(manifest["data"]) not in (set(_names(0)) - set(_WINDOW_KINDS), set(_names(0))):
             bad = ["data"]
         if bad:
             raise IndexStateError(f"{self.manifest_path} is damaged (bad or missing {', '.join(bad)}); "
@@ -279,14 +287,9 @@ class Store:
         import faiss
         old = current_gen.manifest
         g = int(old.get("generation", 0)) + 1
-        kinds = ("chunks", "vectors", "faiss", "bm25")
-        names = {"chunks": f"chunks.{g}.jsonl", "vectors": f"vectors.{g}.npy", "faiss": f"faiss.{g}.index",
-                 "bm25": f"bm25.{g}", "windows": f"windows.{g}.npy", "wrows": f"wrows.{g}.npy",
-                 "wfaiss": f"wfaiss.{g}.index"}
-        for name in names.values():   # leftovers of a writer that crashed at this generation
-            p = self.folder / name
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-        checksums = self._link_files(old, names, kinds)
+        names = _names(g)
+        self._clear(names)
+        checksums = self._link_files(old, names, ("chunks", "vectors", "faiss", "bm25"))
         p = self.folder / names["windows"]
         matrix = np.lib.format.open_memmap(p, mode="w+", dtype=np.float32, shape=(len(owner), dim))
         fill(matrix)
@@ -297,7 +300,7 @@ class Store:
         total = len(owner)
         wfaiss = grow_faiss_index(None, total, dim, lambda start: _row_blocks(p, start, total), on_rows)
         faiss.write_index(wfaiss, str(self.folder / names["wfaiss"]))
-        written = [self.folder / names[k] for k in ("windows", "wrows", "wfaiss")]
+        written = [self.folder / names[k] for k in _WINDOW_KINDS]
         for q in written:
             _fsync_file(q)
         _fsync_dir(self.folder / names["bm25"])
@@ -312,6 +315,12 @@ class Store:
         return Loaded(new, current_gen.chunks, np.load(self.folder / names["vectors"], mmap_mode="r",
                                                        allow_pickle=False),
                       current_gen.faiss_index, current_gen.lexical, windows)
+
+    def _clear(self, names: dict[str, str]) -> None:
+        """Delete these files of a generation not yet in force: leftovers of a writer that crashed at it."""
+        for name in names.values():
+            p = self.folder / name
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
     def _link_files(self, old: dict[str, Any], names: dict[str, str], kinds) -> dict[str, str]:
         """Link `kinds` of the generation `old` under `names` (a folder file by file); their checksums carry over."""
@@ -366,12 +375,9 @@ class Store:
         import faiss
         self.folder.mkdir(parents=True, exist_ok=True)
         g = int(manifest.get("generation", 0)) + 1
-        names = {"chunks": f"chunks.{g}.jsonl", "vectors": f"vectors.{g}.npy",
-                 "faiss": f"faiss.{g}.index", "bm25": f"bm25.{g}"}
-        # leftovers of a writer that crashed at this generation (sentence windows included)
-        for name in [*names.values(), f"windows.{g}.npy", f"wrows.{g}.npy", f"wfaiss.{g}.index"]:
-            p = self.folder / name
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        every = _names(g)
+        self._clear(every)
+        names = {k: v for k, v in every.items() if k not in _WINDOW_KINDS}
 
         written: list[Path] = []   # new files, to fsync and checksum
         checksums: dict[str, str] = {}
