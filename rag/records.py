@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
+from rag import links
+
 # Speaker roles. A chunk's role is the role of the person whose words it holds.
 OFFICIAL = "official"      # SECRETARY BLINKEN, MS. PSAKI, SENIOR ADMINISTRATION OFFICIAL, THE PRESIDENT ...
 QUESTIONER = "questioner"  # QUESTION, Q, reporters
@@ -126,6 +128,12 @@ class Citation(_Record):
     source_url: Optional[str]
     speaker: Optional[str]
     quote: str                  # verbatim words of `speaker` supporting the sentence
+    # the page at the quote: `source_url` with a text fragment that browsers scroll to and highlight (rag.links)
+    quote_url: Optional[str] = None
+
+    def __post_init__(self):
+        if self.quote_url is None:
+            self.quote_url = links.quote_url(self.source_url, self.quote)
 
 
 @dataclass
@@ -180,10 +188,15 @@ class Statement(_Record):
     passages: int = 1           # passages of this briefing that address the topic
     speakers: list[str] = field(default_factory=list)   # every official of this briefing who addressed it
     thread: int = -1            # index into Survey.threads, -1 when in none
+    quote_url: Optional[str] = None   # the page at the quote (rag.links), as for a Citation
+
+    def __post_init__(self):
+        if self.quote_url is None:
+            self.quote_url = links.quote_url(self.source_url, self.quote)
 
     def citation(self) -> Citation:
         return Citation(self.n, self.chunk_id, self.path, self.title, self.date, self.source_url, self.speaker,
-                        self.quote)
+                        self.quote, self.quote_url)
 
 
 @dataclass

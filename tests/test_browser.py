@@ -239,3 +239,49 @@ def test_upload_then_retrieve_and_markup_stays_text(page, server, tmp_path):
     assert "<script>alert('owned')</script>" in panel.inner_text()  # shown as text
     assert page.locator("#sources script, #sources img").count() == 0
     assert page.dialogs == []  # nothing ran
+
+
+def test_a_quote_link_opens_the_page_at_the_quote(browser, sample_index, tmp_path):
+    """A survey's quote link (rag.links), its address moved to a local copy of the briefing's page (one <p> per
+    paragraph of the saved transcript): Chromium scrolls to the quote; words the page lacks leave it at the top."""
+    import functools
+    import html
+    import http.server
+    import re
+    import threading
+    from urllib.parse import urlsplit
+
+    from rag.links import fragment_words
+
+    survey = sample_index.survey("Russia")
+    def depth(s):   # how far into its file the quote starts
+        text = " ".join(Path(s.path).read_text(encoding="utf-8").split())
+        return text.find(" ".join(s.quote.split())[:60]) / max(1, len(text))
+    s = max(survey.statements, key=depth)
+    assert depth(s) > 0.3, "no quote below the first screen of its page"
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", Path(s.path).read_text(encoding="utf-8")) if p.strip()]
+    (tmp_path / "page.html").write_text("<html><body>" + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+                                        + "</body></html>", encoding="utf-8")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    local = f"http://127.0.0.1:{httpd.server_address[1]}/page.html"
+    try:
+        seen = {}
+        for name, url in (("quote", local + "#" + urlsplit(s.quote_url).fragment),
+                          ("absent", local + "#:~:text=words%20this%20page%20never%20holds")):
+            pg = browser.new_page(viewport={"width": 1200, "height": 800})
+            pg.goto(url)
+            pg.wait_for_timeout(1500)
+            start = " ".join(fragment_words(s.quote_url)[0].split()[:3])
+            seen[name] = pg.evaluate("""(start) => {
+                const p = [...document.querySelectorAll('p')].find(e => e.innerText.replace(/\\s+/g, ' ').includes(start));
+                const r = p ? p.getBoundingClientRect() : null;
+                return {y: window.scrollY, top: r ? r.top : null, bottom: r ? r.bottom : null, h: window.innerHeight}; }""",
+                start)
+            pg.close()
+    finally:
+        httpd.shutdown()
+    q = seen["quote"]
+    assert q["y"] > 0 and q["bottom"] > 0 and q["top"] < q["h"], (s.quote_url, q)
+    assert seen["absent"]["y"] == 0

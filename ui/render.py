@@ -146,6 +146,13 @@ def _question(hit: Optional[Hit]) -> str:
             f'“{esc(_clip(hit.question, 240))}”</div>')
 
 
+def _quote_link(url: Optional[str]) -> str:
+    """A link that opens the briefing's page scrolled to the quote, highlighted (rag.links); nothing without a URL."""
+    link = safe_url(url)
+    return (f'<a class="src-quote-link" href="{esc(link)}" target="_blank" rel="noopener noreferrer">'
+            f'open the page at this quote</a>' if link and "#:~:text=" in link else "")
+
+
 def citation_card(c: Citation, hit: Optional[Hit]) -> str:
     body = highlight(hit.text, c.quote) if hit is not None else f"<mark>{esc(c.quote)}</mark>"
     meta = _meta(c.title, c.source_url, c.date, hit.publisher if hit else None, hit.kind if hit else None,
@@ -153,7 +160,7 @@ def citation_card(c: Citation, hit: Optional[Hit]) -> str:
     return (f'<div class="src-card" id="src-{int(c.n)}" data-chunk="{esc(c.chunk_id)}">'
             f'<div class="src-n">[{int(c.n)}]</div><div class="src-body">'
             f'{_speaker(c.speaker, hit.role if hit else None)}{meta}'
-            f'{_question(hit)}<div class="src-quote">{body}</div></div></div>')
+            f'{_question(hit)}<div class="src-quote">{body}</div>{_quote_link(c.quote_url)}</div></div>')
 
 
 def hit_card(h: Hit, label: str) -> str:
@@ -219,7 +226,8 @@ def render_survey(survey: Survey) -> str:
                          f'<div class="src-n">[{int(n)}]</div><div class="src-body">'
                          f'{_speaker(s.speaker, s.role)}{_meta(s.title, s.source_url, s.date, s.publisher, s.kind)}'
                          + (f'<div class="src-thread">thread: {esc(thread)}</div>' if thread else "")
-                         + f'<div class="src-quote"><mark>{esc(s.quote)}</mark></div></div></div>')
+                         + f'<div class="src-quote"><mark>{esc(s.quote)}</mark></div>{_quote_link(s.quote_url)}'
+                         '</div></div>')
         count = len(p.statements)
         parts.append(f'<div class="survey-period"><h4>{esc(p.label)} · {count} briefing{"s" if count != 1 else ""}'
                      f'</h4>{"".join(cards)}</div>')

@@ -128,7 +128,7 @@ def ask(args: argparse.Namespace) -> int:
     print("Sources:")
     for c in answer.citations:
         print(f"[{c.n}] {c.speaker or 'unattributed'} | {c.title} | {c.date or 'no date'}")
-        print(f"    {c.source_url or c.path}")
+        print(f"    {c.quote_url or c.path}")
     t = answer.timings
     print(f"\n({t.get('total_s', 0):.1f} s; first text after {t.get('first_text_s', t.get('total_s', 0)):.1f} s)",
           file=sys.stderr)
@@ -169,7 +169,7 @@ def _print_survey(result) -> None:
             print(f"  [{n}] {long_date(s.date) if s.date else 'date not given'} | {s.speaker or 'unattributed'} | {s.title}")
             print(textwrap.fill(f"“{s.quote}”", 100, initial_indent="      ", subsequent_indent="      ",
                                 max_lines=3, placeholder=" ..."))
-            print(f"      {s.source_url or s.path}")
+            print(f"      {s.quote_url or s.path}")
     if result.threads:
         print("\nThreads:")
         for t in result.threads:

@@ -1,5 +1,6 @@
 """Survey exports a journalist can paste: Markdown (overview, timeline, threads, who, sources) and CSV.
-Takes a `Survey`; gives text. Every citation carries date, title, URL, speaker and the verbatim quote.
+Takes a `Survey`; gives text. Every citation carries date, title, URL, speaker and the verbatim quote; the
+timeline's titles link to the page at the quote, and the CSV's `quote_url` holds that link (rag.links).
 
 `read_csv` reads the CSV back into rows (the export's round trip is tested); the JSON export is
 `Survey.to_dict()` (rag.records), read back by `Survey.from_dict`.
@@ -12,8 +13,9 @@ import io
 from rag.records import Survey
 from rag.survey.compose import long_date
 
+# `url` is the briefing's page; `quote_url` the same page scrolled to the quote (rag.links)
 CSV_FIELDS = ("n", "date", "title", "url", "speaker", "quote", "publisher", "kind", "thread", "passages", "path",
-              "chunk_id")
+              "chunk_id", "quote_url")
 
 
 def to_csv(survey: Survey) -> str:
@@ -25,7 +27,7 @@ def to_csv(survey: Survey) -> str:
         w.writerow({"n": s.n, "date": s.date or "", "title": s.title, "url": s.source_url or "",
                     "speaker": s.speaker or "", "quote": s.quote, "publisher": s.publisher or "", "kind": s.kind,
                     "thread": survey.thread_label(s),
-                    "passages": s.passages, "path": s.path, "chunk_id": s.chunk_id})
+                    "passages": s.passages, "path": s.path, "chunk_id": s.chunk_id, "quote_url": s.quote_url or ""})
     return out.getvalue()
 
 
@@ -58,7 +60,7 @@ def to_markdown(survey: Survey) -> str:
         for n in p.statements:
             s = by_n[n]
             lines.append(f"- [{n}] {long_date(s.date) if s.date else 'date not given'}, {_cell(s.speaker or '')}, "
-                         f"{_link(s.title, s.source_url)}: “{_cell(s.quote)}”")
+                         f"{_link(s.title, s.quote_url)}: “{_cell(s.quote)}”")
         lines.append("")
     if survey.threads:
         lines += ["## Threads", ""]
