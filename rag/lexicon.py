@@ -23,6 +23,9 @@ so some such than that the their theirs them themselves then there these they th
 too under until up upon us very via was we were what when where whether which while who whom whose why will with
 within without would yet you your yours yourself also well still already going get got let lot way things thing
 think know see say says said saying told tell tells noted added stated explained according regarding re""".split())
+# the honorifics written before a surname ("Mr. Navalny", "MS. PSAKI:"), lower case without their period: speaker
+# labels (rag.ingest.turns), bylines (rag.ingest.bylines) and a survey's person names (rag.survey.find) read them
+HONORIFICS = ("mr", "mrs", "ms", "dr")
 # words a question or a framing sentence uses that say nothing about the content
 GENERIC = set("""official officials senior administration briefing briefings call press question questions answer
 answers passage passages speaker speakers secretary spokesperson spokesman government statement statements

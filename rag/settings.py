@@ -195,6 +195,21 @@ class SurveySettings:
     # count as the topic's word (rag.survey.find.mark_common_words). Same grid: +0.003 F1 at every penalty;
     # "border wall" precision 0.51 -> 0.65, "student loans" recall -1 briefing
     names_apart: bool = True
+    # which longer indexed stems count as a topic word's derived forms (rag.survey.find.topic_terms): "all" that
+    # extend it by at most three letters ("haiti" -> "haitian", but also "condo" -> "condolences", "Hawa" ->
+    # "Hawaii", "free" -> "freedom"), or "demonyms": only a name's ("Haitian", "Syrian", "Belarusian"). Same grid
+    # as `surnames`: with surnames, 0.739 -> 0.739 at these settings (best point 0.740 -> 0.742): "free COVID
+    # tests" precision 0.31 -> 0.58, but "Uvalde shooting" loses "shooter" and "Surfside condo collapse" the
+    # condolences that happened to name the collapse. No gain, so "all" stays
+    derived_forms: str = "all"
+    # a person's first names (a topic's run of capitalised words whose last one the archive writes after "Mr.",
+    # "Ms." ...) are not charged as missing where the surname is named: "Navalny" is "Alexei Navalny" (the
+    # archive mostly spells him "Aleksey"), "Whelan" is "Paul Whelan"; "Evan" alone still is not "Evan Gershkovich".
+    # Chosen 2026-12-02 on the 38 tuning and seen topics (`/work/probe/survey_grid2.py`, the grid of survey_eval):
+    # macro F1 0.730 -> 0.739 at the floor and weights above (recall 0.691 -> 0.713, precision 0.773 -> 0.766;
+    # "Alexei Navalny" recall 0.16 -> 0.96, "Tyre Nichols" precision 0.94 -> 0.64: other Nichols); the floor
+    # and weights stay, their best point moving F1 by 0.001 (eval/RESULTS.md, "Surveys, third round")
+    surnames: bool = True
     # passages ranked by vectors alone joined to those holding a topic word (paraphrases: "the crossing"); not tuned
     dense_candidates: int = 2000
     # a timeline longer than this many months is grouped by quarter (readability, not tuned)

@@ -6,12 +6,14 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from rag.errors import RagError
 from rag.records import OFFICIAL, Survey
+from rag.retrieval import Filters
 from rag.survey.chart import chart_rows, save_chart
 from rag.survey.export import read_csv, to_csv, to_markdown
 from rag.survey.intent import SurveyRequest, narrowed, survey_request
@@ -252,3 +254,23 @@ def test_who_said_it_most_counts_a_person_once_whatever_the_label():
     survey = Survey(topic="t", overview="", abstained=False, statements=items,
                     timeline=[Period("2021-2025", "2021-01-01", "2025-12-31", [s.n for s in items])])
     assert {r["speaker"]: r["briefings"] for r in chart_rows(survey)} == dict(counts)
+
+
+def test_a_persons_surname_names_the_person(sample_index):
+    """A topic naming a person ("Alexei Navalny") is named by the surname the archive writes after "Mr."
+    (settings.survey.surnames): the sample says "the attempt to murder Mr. Navalny" and never "Alexei", so without
+    the rule the missing first name (the topic's rarest word) keeps the briefing out."""
+    from rag import settings
+    from rag.survey.find import candidates, held, topic_terms
+    survey = sample_index.survey("Alexei Navalny")
+    assert [s.path.rsplit("/", 1)[-1] for s in survey.statements] == ["002_ade3d88f3c177ceb.txt"]
+    assert "Mr. Navalny" in survey.statements[0].quote
+    assert_verbatim_and_attributed(survey)
+    c = candidates(sample_index._view, "Alexei Navalny", Filters(), settings.current().survey)
+    assert {t.word: (t.person, t.surname) for t in c.terms} == {"Alexei": (0, False), "Navalny": (0, True)}
+    assert held("We spoke about Navalny.", c.terms) == frozenset(t.stem for t in c.terms)
+    # two capitalised words that no text writes after an honorific stay two words
+    pipeline = candidates(sample_index._view, "Colonial Pipeline", Filters(), settings.current().survey)
+    assert all(t.person == -1 for t in pipeline.terms)
+    settings.use(replace(settings.current(), survey=replace(settings.current().survey, surnames=False)))
+    assert sample_index.survey("Alexei Navalny").abstained

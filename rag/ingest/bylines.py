@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from rag import lexicon
+
 # Words of an office as titles spell it: "National Security Advisor", "NEC Director", "Press Secretary".
 _OFFICE = {
     "president", "vice", "first", "lady", "gentleman", "second", "secretary", "press", "deputy", "principal",
@@ -31,7 +33,7 @@ _OFFICE = {
     "emerging", "energy", "gender", "public", "engagement", "intergovernmental", "legislative", "management",
     "budget", "office", "member", "members", "executive", "acting", "interim",
 }
-_HONORIFIC = {"dr.", "mr.", "ms.", "mrs.", "dr", "mr", "ms", "mrs"}
+_HONORIFIC = {h + dot for h in lexicon.HONORIFICS for dot in ("", ".")}
 # Words an office may hold between its capitalised words: "Assistant to the President for Homeland Security".
 _OFFICE_JOINS = {"to", "the", "for", "of", "and"}
 _OPENING = re.compile(

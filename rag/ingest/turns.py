@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
+from rag import lexicon
 from rag.records import UNATTRIBUTED, Turn
 from rag.ingest.roles import label_role
 from rag.ingest.cleanup import TIME_PREFIX, Paragraph, join_words, normalise_spaces, strip_chrome, unmarkdown
@@ -34,7 +35,8 @@ _NUMBER_WORD = re.compile(r"^\d[\d.,]*$")
 _TIME = re.compile(
     r"^(?:END\s*)?\(?\d{1,2}:\d{2}\s*(?:[AP]\.?\s?M\.?)\s*(?:[A-Z]{1,5}T|[A-Z]{2,4}|local(?: time)?)?\.?\)?$", re.I)
 _END = re.compile(r"^END\.?$", re.I)
-HONORIFICS = {"MR", "MR.", "MS", "MS.", "MRS", "MRS.", "DR", "DR.", "MISS", "M.", "S."}
+# label honorifics, with and without the period, and the cut ones of typos ("M. KIRBY", "S. PSAKI")
+HONORIFICS = {h.upper() + dot for h in lexicon.HONORIFICS for dot in ("", ".")} | {"MISS", "M.", "S."}
 
 def _fix_typos(line: str) -> str:
     """Label typos in the sources: "MR: ZIENTS:", "Mr. KIRBY:", "QMS. PSAKI:", "MR. SULLIVAN. Yeah",

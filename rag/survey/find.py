@@ -30,13 +30,14 @@ from typing import Optional
 import numpy as np
 
 from rag.indexing.lexical import tokenize
-from rag.lexicon import sentence_spans
+from rag.lexicon import HONORIFICS, sentence_spans
 from rag.records import OFFICIAL
 from rag.retrieval.filters import Filters, wanted
 from rag.retrieval.view import IndexView
 from rag.settings import SurveySettings, current
 
 DERIVED_LETTERS = 3     # "Haitian" counts for "Haiti", "Syrian" for "Syria"; "crossroads" not for "crossing"
+DEMONYM_ENDINGS = ("n", "an", "ian", "i", "ese", "ish")   # "Haiti" -> "Haitian", "Israel" -> "Israeli" (stems)
 SHORT_QUOTE = 110       # characters: a sentence this short is extended by the next one (readability, not tuned)
 QUOTE_SENTENCES = 800   # sentences encoded at most to choose quotes: a bound on a survey's time, not tuned
 
@@ -48,6 +49,10 @@ class Term:
     pattern: re.Pattern     # finds words that may have one of those stems, checked by stemming
     weight: float           # idf ** settings.survey.rarity_power
     word: str = ""          # the topic's word it comes from ("loans")
+    # a person the topic names ("Alexei Navalny"): the index of that name among the topic's, and whether this word
+    # is the surname ("Navalny") or a first name ("Alexei"); set by `mark_person_names`
+    person: int = -1
+    surname: bool = False
     # the index writes the word in lower case ("wall", "border"), so a capitalised one inside another name ("Wall
     # Street", "Border Patrol") is that name, not the topic's word; set by `mark_common_words`
     common: bool = False
@@ -79,6 +84,8 @@ def topic_terms(view: IndexView, topic: str, cfg: Optional[SurveySettings] = Non
             if stem in terms or len(stem) < 2:
                 continue
             forms = [stem] + (view.lexical.variants(stem, DERIVED_LETTERS) if len(stem) >= 4 else [])
+            if cfg.derived_forms == "demonyms":
+                forms = [f for f in forms if f == stem or (word[:1].isupper() and f[len(stem):] in DEMONYM_ENDINGS)]
             # a word the index never holds keeps its (top) weight: "Mars mission budget" is not covered by "mission"
             df = int(np.count_nonzero(view.lexical.stem_scores(list(dict.fromkeys(forms)))))
             prefix = os.path.commonprefix([word.lower(), stem])
@@ -145,8 +152,32 @@ def _places(text: str, term: Term, first: bool = False) -> list[int]:
 
 
 def held(text: str, terms: list[Term]) -> frozenset:
-    """The topic's words `text` names (outside a series of names and other names), by their stems."""
-    return frozenset(t.stem for t in terms if _places(text, t, first=True))
+    """The topic's words `text` names (outside a series of names and other names), by their stems; a person's
+    surname stands for their first names too (`mark_person_names`)."""
+    stems = frozenset(t.stem for t in terms if _places(text, t, first=True))
+    people = {t.person for t in terms if t.surname and t.stem in stems}
+    return stems | {t.stem for t in terms if t.person in people} if people else stems
+
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+")
+_HONORIFIC = r"\b(?:" + "|".join(h.capitalize() for h in HONORIFICS + ("miss", "judge", "justice")) + r")\.?\s+"
+
+
+def mark_person_names(terms: list[Term], topic: str, texts: list[str]) -> None:
+    """A run of capitalised words in the topic ("Alexei Navalny", "Paul Whelan") names a person when `texts` (the
+    candidates) write its last word after an honorific ("Mr. Navalny"); then that word is the surname, and where
+    a text names it, the person's first names count as named (officials say "Mr. Navalny", and the archive spells
+    him "Aleksey"). "Colonial Pipeline" or "Key Bridge" never follow "Mr.", so they stay two words."""
+    by_stem = {t.stem: t for t in terms}
+    for person, run in enumerate(_CAPITALISED_RUN.findall(topic)):
+        words = run.split()
+        after_honorific = re.compile(_HONORIFIC + re.escape(words[-1]) + r"\b")
+        if not any(after_honorific.search(text) for text in texts[:COMMON_SAMPLE]):
+            continue
+        for i, word in enumerate(words):
+            for stem in tokenize(word):
+                if stem in by_stem:
+                    by_stem[stem].person, by_stem[stem].surname = person, i == len(words) - 1
 
 
 def share(stems: frozenset, terms: list[Term]) -> float:
@@ -212,6 +243,8 @@ def candidates(view: IndexView, topic: str, filters: Filters, cfg: SurveySetting
     w = cfg.anchor_window
     if cfg.names_apart:
         mark_common_words(terms, [chunks[r].text for r in rows.tolist()])
+    if cfg.surnames:
+        mark_person_names(terms, topic, [chunks[r].text for r in rows.tolist()])
     own = [held(chunks[r].text, terms) for r in rows.tolist()]
     asked = [held(chunks[r].question or "", terms) for r in rows.tolist()]
     union = np.array([share(a | b, terms) for a, b in zip(own, asked)], dtype=np.float32)
