@@ -227,6 +227,9 @@ def main() -> int:
     args = ap.parse_args()
     offline_environment()
     items = load_gold(args.gold, args.split, args.pooled)
+    if not items:
+        ap.error(f"no topic of split {args.split!r} in {args.gold} (eval/TOPICS.md: every set has been seen; "
+                 f"write a new held-out set before measuring the next change)")
     index = Index.open(args.index)
     if args.grid:
         if "heldout" in args.split or args.split == "all":
