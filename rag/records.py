@@ -222,6 +222,14 @@ class SpeakerCount(_Record):
 
 
 @dataclass
+class Wording(_Record):
+    """A shorter wording of a survey's topic that finds more briefings ("Buffalo shooting" for "Buffalo supermarket
+    shooting"): officials often name part of a topic, which the survey does not count as the whole."""
+    topic: str
+    briefings: int
+
+
+@dataclass
 class Survey(_Record):
     """What officials said about a topic across the archive: overview, timeline, threads, who said it most."""
     topic: str
@@ -234,6 +242,7 @@ class Survey(_Record):
     granularity: str = "month"  # of the timeline: "month" or "quarter"
     filters: dict[str, Any] = field(default_factory=dict)       # as asked: speaker, publisher, kind, date_from, date_to
     timings: dict[str, float] = field(default_factory=dict)
+    wordings: list[Wording] = field(default_factory=list)        # shorter wordings that find more (rag.survey.wording)
 
     @property
     def citations(self) -> list[Citation]:
@@ -250,4 +259,5 @@ class Survey(_Record):
         s.timeline = [Period.from_dict(x) if isinstance(x, dict) else x for x in s.timeline]
         s.threads = [Thread.from_dict(x) if isinstance(x, dict) else x for x in s.threads]
         s.speakers = [SpeakerCount.from_dict(x) if isinstance(x, dict) else x for x in s.speakers]
+        s.wordings = [Wording.from_dict(x) if isinstance(x, dict) else x for x in s.wordings]
         return s

@@ -206,10 +206,12 @@ class SurveySettings:
     # "Ms." ...) are not charged as missing where the surname is named: "Navalny" is "Alexei Navalny" (the
     # archive mostly spells him "Aleksey"), "Whelan" is "Paul Whelan"; "Evan" alone still is not "Evan Gershkovich".
     # Chosen 2026-12-02 on the 38 tuning and seen topics (`/work/probe/survey_grid2.py`, the grid of survey_eval):
-    # macro F1 0.730 -> 0.739 at the floor and weights above (recall 0.691 -> 0.713, precision 0.773 -> 0.766;
-    # "Alexei Navalny" recall 0.16 -> 0.96, "Tyre Nichols" precision 0.94 -> 0.64: other Nichols); the floor
-    # and weights stay, their best point moving F1 by 0.001 (eval/RESULTS.md, "Surveys, third round")
-    surnames: bool = True
+    # macro F1 0.730 -> 0.739 at the floor and weights above ("Alexei Navalny" recall 0.16 -> 0.96, "Tyre
+    # Nichols" precision 0.94 -> 0.64). Held out (x01-x08) it loses: macro recall / precision 0.638 / 0.793 ->
+    # 0.651 / 0.670, every other Reed ("Trevor Reed" precision 0.89 -> 0.32: Bruce Reed, Senator Reed, Walter
+    # Reed) and Jackson ("Ketanji Brown Jackson" 0.92 -> 0.51) counted as the person. Off (eval/RESULTS.md,
+    # "Surveys, third round")
+    surnames: bool = False
     # passages ranked by vectors alone joined to those holding a topic word (paraphrases: "the crossing"); not tuned
     dense_candidates: int = 2000
     # a timeline longer than this many months is grouped by quarter (readability, not tuned)

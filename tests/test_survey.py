@@ -256,12 +256,16 @@ def test_who_said_it_most_counts_a_person_once_whatever_the_label():
     assert {r["speaker"]: r["briefings"] for r in chart_rows(survey)} == dict(counts)
 
 
-def test_a_persons_surname_names_the_person(sample_index):
-    """A topic naming a person ("Alexei Navalny") is named by the surname the archive writes after "Mr."
-    (settings.survey.surnames): the sample says "the attempt to murder Mr. Navalny" and never "Alexei", so without
-    the rule the missing first name (the topic's rarest word) keeps the briefing out."""
+def test_a_persons_surname_names_the_person_when_asked(sample_index):
+    """With settings.survey.surnames (off: held out it took every other Reed and Jackson for the person), a topic
+    naming a person ("Alexei Navalny") is named by the surname the archive writes after "Mr.": the sample says
+    "the attempt to murder Mr. Navalny" and never "Alexei", so without the rule the missing first name (the topic's
+    rarest word) keeps the briefing out."""
     from rag import settings
-    from rag.survey.find import candidates, held, topic_terms
+    from rag.survey.find import candidates, held
+    assert not settings.current().survey.surnames
+    assert sample_index.survey("Alexei Navalny").abstained
+    settings.use(replace(settings.current(), survey=replace(settings.current().survey, surnames=True)))
     survey = sample_index.survey("Alexei Navalny")
     assert [s.path.rsplit("/", 1)[-1] for s in survey.statements] == ["002_ade3d88f3c177ceb.txt"]
     assert "Mr. Navalny" in survey.statements[0].quote
@@ -272,5 +276,20 @@ def test_a_persons_surname_names_the_person(sample_index):
     # two capitalised words that no text writes after an honorific stay two words
     pipeline = candidates(sample_index._view, "Colonial Pipeline", Filters(), settings.current().survey)
     assert all(t.person == -1 for t in pipeline.terms)
-    settings.use(replace(settings.current(), survey=replace(settings.current().survey, surnames=False)))
-    assert sample_index.survey("Alexei Navalny").abstained
+
+
+def test_a_thin_survey_offers_shorter_wordings_that_find_more(sample_index):
+    """rag.survey.wording: "climate summit" finds nothing on the sample; "climate" and "summit" each find briefings,
+    offered with their counts, which are what a survey of that wording finds. A wording keeps the topic's name."""
+    import importlib
+    wording = importlib.import_module("rag.survey.wording")
+    from ui.render import survey_markdown
+    survey = sample_index.survey("climate summit")
+    assert survey.abstained and [w.topic for w in survey.wordings] == ["climate", "summit"]
+    for w in survey.wordings:
+        assert w.briefings == len(sample_index.survey(w.topic).statements) >= 3
+    assert "“climate” (3 briefings)" in survey_markdown(survey)
+    assert Survey.from_dict(json.loads(json.dumps(survey.to_dict()))) == survey
+    view = sample_index._view
+    assert wording._is_name(view, "Blinken") and not wording._is_name(view, "summit")
+    assert sample_index.survey("Russia").wordings == []          # one word: nothing shorter

@@ -195,9 +195,12 @@ def render_hits(hits: Iterable[Hit], heading: str = "Top passages", not_covered:
 def survey_markdown(survey: Survey) -> str:
     """The chat bubble of a survey: the overview, its threads and who said it most (the timeline is in the panel)."""
     body = chat_text(survey.overview)
+    fewer = ("**Fewer words find more:** " + ", ".join(
+        f"“{chat_text(w.topic)}” ({w.briefings} briefing{'s' if w.briefings != 1 else ''})" for w in survey.wordings)
+        + ". Ask for one to see them.") if survey.wordings else ""
     if survey.abstained:
-        return f"**{NOT_COVERED}.** {body}"
-    lines = [body]
+        return f"**{NOT_COVERED}.** {body}" + (f"\n\n{fewer}" if fewer else "")
+    lines = [body] + ([fewer] if fewer else [])
     if survey.threads:
         lines.append("**Threads:** " + "; ".join(
             f"{chat_text(t.label)} ({', '.join(f'[{n}]' for n in t.statements[:6])}"

@@ -159,6 +159,8 @@ def survey(args: argparse.Namespace) -> int:
 
 def _print_survey(result) -> None:
     print(textwrap.fill(result.overview, 100))
+    if result.wordings:
+        print("Fewer words find more: " + "; ".join(f"“{w.topic}” ({w.briefings})" for w in result.wordings))
     if result.abstained:
         return
     by_n = {s.n: s for s in result.statements}

@@ -5,6 +5,7 @@ Takes an index view, a topic and filters; gives a `Survey` (overview, timeline, 
     find      every briefing where an official addresses the topic, its best quote (rag.survey.find)
     compose   statements in date order, timeline, speaker counts, overview (rag.survey.compose)
     threads   sub-topics labelled with words of their quotes (rag.survey.threads)
+    wording   shorter wordings of the topic that find more briefings, offered to the reader (rag.survey.wording)
     chart     briefings per period stacked by speaker; PNG/SVG (rag.survey.chart)
     export    Markdown and CSV (rag.survey.export)
     intent    which chat questions are surveys; follow-ups that narrow one (rag.survey.intent)
@@ -23,6 +24,7 @@ from rag.settings import SurveySettings, current
 from rag.survey.compose import compose
 from rag.survey.find import find
 from rag.survey.threads import group
+from rag.survey.wording import wordings
 
 MAX_TOPIC_CHARS = 300
 
@@ -47,6 +49,9 @@ def survey(view: IndexView, topic: str, filters: Optional[Filters] = None,
         passages = [view.chunks[row_of[s.doc_id]].text for s in result.statements]
         result.threads = group(result.statements, passages, topic, cfg)
     t2 = time.perf_counter()
-    result.timings = {"find_s": round(t1 - t0, 4), "compose_s": round(t2 - t1, 4), "total_s": round(t2 - t0, 4)}
+    result.wordings = wordings(view, topic, filters, len(result.statements), cfg)
+    t3 = time.perf_counter()
+    result.timings = {"find_s": round(t1 - t0, 4), "compose_s": round(t2 - t1, 4), "wordings_s": round(t3 - t2, 4),
+                      "total_s": round(t3 - t0, 4)}
     return result
 

@@ -293,6 +293,17 @@ def relevance(c: Candidates, cfg: SurveySettings) -> np.ndarray:
                     np.where(c.cover >= 0.999, cfg.floor, -1.0))
 
 
+def briefings(view: IndexView, topic: str, filters: Optional[Filters] = None,
+              settings: Optional[SurveySettings] = None) -> set[str]:
+    """The doc_ids of the briefings `find` would give, without choosing their quotes."""
+    cfg = settings or current().survey
+    if not topic.strip() or view.columns.n == 0:
+        return set()
+    c = candidates(view, topic, filters or Filters(), cfg)
+    keep = relevance(c, cfg) >= cfg.floor
+    return {view.chunks[r].doc_id for r in c.rows[keep].tolist()}
+
+
 def find(view: IndexView, topic: str, filters: Optional[Filters] = None,
          settings: Optional[SurveySettings] = None) -> list[Found]:
     """Every briefing with a relevant row, most relevant first (see the module docstring)."""
