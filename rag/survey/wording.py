@@ -59,13 +59,15 @@ def wordings(view: IndexView, topic: str, filters: Optional[Filters], found: int
 def _is_name(view: IndexView, word: str) -> bool:
     """The archive writes the word capitalised more often than not, in up to NAME_SAMPLE of the passages holding it
     ("Buffalo", "Navalny", "Wagner"; not "pipeline", "shooting", "wildfires")."""
-    stems = tokenize(word)
-    rows = np.flatnonzero(view.lexical.stem_scores(stems) > 0)[:NAME_SAMPLE] if stems else []
+    stems = set(tokenize(word))
+    if not stems:
+        return False
+    rows = np.flatnonzero(view.lexical.stem_scores(sorted(stems)) > 0)[:NAME_SAMPLE]
     pattern = re.compile(r"\b" + re.escape(word[:max(3, len(word) - 3)]) + r"\w*", re.I)
     upper = lower = 0
-    for r in rows.tolist() if len(rows) else []:
+    for r in rows.tolist():
         for m in pattern.finditer(view.chunks[r].text):
-            if set(tokenize(m.group())) & set(stems):
+            if set(tokenize(m.group())) & stems:
                 upper += m.group()[0].isupper()
                 lower += m.group()[0].islower()
     return upper > lower
