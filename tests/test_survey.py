@@ -293,3 +293,19 @@ def test_a_thin_survey_offers_shorter_wordings_that_find_more(sample_index):
     view = sample_index._view
     assert wording._is_name(view, "Blinken") and not wording._is_name(view, "summit")
     assert sample_index.survey("Russia").wordings == []          # one word: nothing shorter
+
+
+def test_a_short_survey_quote_is_shown_with_the_question_it_answers(sample_index):
+    """"Thanks, Kaitlan. I do not have any comments for you on that." is in the sample's survey of Russia because the
+    question it answers is about Russia; the timeline card and the CLI show that question beside it, and a long quote
+    that speaks for itself goes without."""
+    from rag.survey.compose import shown_with_question
+    from ui.render import render_survey
+    survey = sample_index.survey("Russia")
+    short = next(s for s in survey.statements if s.quote.startswith("Thanks, Kaitlan."))
+    assert shown_with_question(short) and "Russia" in short.question
+    html = render_survey(survey)
+    card = html.split(f'id="src-{short.n}"', 1)[1].split('class="src-card"', 1)[0]
+    assert "In reply to QUESTION" in card and "Russia" in card
+    long = [s for s in survey.statements if len(s.quote.split()) >= 25]
+    assert long and not any(shown_with_question(s) for s in long)

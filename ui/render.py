@@ -15,6 +15,7 @@ from typing import Iterable, Optional
 from urllib.parse import urlparse
 
 from rag.records import MODERATOR, OPERATOR, QUESTIONER, Answer, Citation, Hit, Survey
+from rag.survey.compose import shown_with_question
 
 NOT_COVERED = "Not covered by the indexed briefings"
 UPLOAD_TYPES = (".txt", ".md", ".html", ".htm")
@@ -141,9 +142,13 @@ def _speaker(speaker: Optional[str], role: Optional[str] = None) -> str:
 def _question(hit: Optional[Hit]) -> str:
     if hit is None or not hit.question:
         return ""
-    asker = esc(hit.question_speaker or "QUESTION")
-    return (f'<div class="src-question">In reply to {asker}: '
-            f'“{esc(_clip(hit.question, 240))}”</div>')
+    return _asked(hit.question, hit.question_speaker)
+
+
+def _asked(question: str, asker: Optional[str] = None) -> str:
+    return (f'<div class="src-question">In reply to {esc(asker or "QUESTION")}: '
+            f'“{esc(_clip(question, 240))}”</div>')
+
 
 
 def _quote_link(url: Optional[str]) -> str:
@@ -229,6 +234,7 @@ def render_survey(survey: Survey) -> str:
                          f'<div class="src-n">[{int(n)}]</div><div class="src-body">'
                          f'{_speaker(s.speaker, s.role)}{_meta(s.title, s.source_url, s.date, s.publisher, s.kind)}'
                          + (f'<div class="src-thread">thread: {esc(thread)}</div>' if thread else "")
+                         + (_asked(s.question) if shown_with_question(s) else "")
                          + f'<div class="src-quote"><mark>{esc(s.quote)}</mark></div>{_quote_link(s.quote_url)}'
                          '</div></div>')
         count = len(p.statements)

@@ -14,7 +14,7 @@ import textwrap
 from rag.answer import Done, Text
 from rag.indexing.index import Index
 from rag.survey.chart import chart_path, save_chart
-from rag.survey.compose import long_date
+from rag.survey.compose import long_date, shown_with_question
 from rag.survey.export import to_csv, to_markdown
 
 HIT_FIELDS = ("rank", "score", "chunk_id", "doc_id", "path", "title", "date", "source_url", "publisher",
@@ -171,6 +171,9 @@ def _print_survey(result) -> None:
             print(f"  [{n}] {long_date(s.date) if s.date else 'date not given'} | {s.speaker or 'unattributed'} | {s.title}")
             print(textwrap.fill(f"“{s.quote}”", 100, initial_indent="      ", subsequent_indent="      ",
                                 max_lines=3, placeholder=" ..."))
+            if shown_with_question(s):   # a short answer, with what it answers
+                print(textwrap.fill(f"(in reply to: “{s.question}”)", 100, initial_indent="      ",
+                                    subsequent_indent="      ", max_lines=2, placeholder=" ...”)"))
             print(f"      {s.quote_url or s.path}")
     if result.threads:
         print("\nThreads:")

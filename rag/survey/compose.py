@@ -24,6 +24,14 @@ from rag.settings import SurveySettings, current
 from rag.survey.find import Found
 
 UNDATED = "date not given"
+# a quote shorter than this many words is shown with the question it answers: "Thanks, Kaitlan. I do not have any
+# comments for you on that." says what it declines only beside the question (readability, not tuned)
+SHORT_ANSWER_WORDS = 25
+
+
+def shown_with_question(s: Statement) -> bool:
+    """Whether a display shows the statement's quote with the reporter's question it answers."""
+    return bool(s.question) and len(s.quote.split()) < SHORT_ANSWER_WORDS
 
 
 def statements(view: IndexView, found: list[Found]) -> list[Statement]:
