@@ -197,6 +197,15 @@ def test_survey_question_shows_timeline_and_chart(page):
     assert [c.inner_text().strip("[]") for c in timeline.locator(".src-n").all()] == \
         [str(n) for n in range(1, cards.count() + 1)]
     assert page.locator("#survey-chart").is_visible()
+    # the legend says which colour is who: a label inside the chart's block, not hidden under what follows it
+    legend = page.evaluate("""() => {
+        const block = document.querySelector('#survey-chart').getBoundingClientRect();
+        const label = [...document.querySelectorAll('#survey-chart svg text')].find(e => e.textContent === 'SECRETARY BLINKEN');
+        if (!label) return null;
+        const r = label.getBoundingClientRect();
+        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return {inside: r.top >= block.top && r.bottom <= block.bottom, shown: !!top && !!top.closest('#survey-chart')}; }""")
+    assert legend == {"inside": True, "shown": True}, legend
     # a follow-up narrows the survey to one speaker
     ask(page, "only Blinken")
     page.screenshot(path=str(ARTIFACTS / "browser-survey-follow-up.png"), full_page=True)

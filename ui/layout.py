@@ -62,7 +62,7 @@ def layout(handlers: ChatHandlers, speakers: Optional[list[str]] = None) -> gr.B
                 with gr.Column(scale=2, min_width=320):
                     chart = gr.BarPlot(None, x="period", y="briefings", color="speaker", visible=False,
                                        label="Briefings that address the topic, by who spoke",
-                                       elem_id="survey-chart", height=260, sort="x")
+                                       elem_id="survey-chart", height=300, sort="x")
                     sources = gr.HTML(render.EMPTY_PANEL, elem_id="sources", js_on_load=None)
         with gr.Tab("Add transcripts", id="add"):
             gr.Markdown(f"Upload transcripts ({', '.join(render.UPLOAD_TYPES)}; at most "
