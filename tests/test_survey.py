@@ -309,3 +309,6 @@ def test_a_short_survey_quote_is_shown_with_the_question_it_answers(sample_index
     assert "In reply to QUESTION" in card and "Russia" in card
     long = [s for s in survey.statements if len(s.quote.split()) >= 25]
     assert long and not any(shown_with_question(s) for s in long)
+    # the overview says it answers a question where it quotes it as the earliest or latest statement
+    assert f"answering a reporter's question: “{short.quote}” [{short.n}]" in survey.overview
+    assert survey.overview.count("answering a reporter's question") == 1

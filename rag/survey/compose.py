@@ -161,14 +161,22 @@ def overview(topic: str, items: list[Statement], speakers: list[SpeakerCount], p
                      f"with {len(busiest.statements)} briefings.")
     if dated:
         e = dated[0]
-        parts.append(f"Earliest: {e.speaker or 'an unnamed official'}, {long_date(e.date)}: “{e.quote}” [{e.n}].")
+        parts.append(f"Earliest: {e.speaker or 'an unnamed official'}, {long_date(e.date)}{_replying(e)}: "
+                     f"“{e.quote}” [{e.n}].")
         if len(dated) > 1:
             z = dated[-1]
-            parts.append(f"Latest: {z.speaker or 'an unnamed official'}, {long_date(z.date)}: “{z.quote}” [{z.n}].")
+            parts.append(f"Latest: {z.speaker or 'an unnamed official'}, {long_date(z.date)}{_replying(z)}: "
+                         f"“{z.quote}” [{z.n}].")
     elif items:
         s = items[0]
         parts.append(f"For example, {s.speaker or 'an unnamed official'}: “{s.quote}” [{s.n}].")
     return " ".join(parts)
+
+
+def _replying(s: Statement) -> str:
+    """", answering a reporter's question" for a short quote shown with its question (`shown_with_question`): "Thanks,
+    Kaitlan. I do not have any comments for you on that." declines a question, which the timeline shows."""
+    return ", answering a reporter's question" if shown_with_question(s) else ""
 
 
 def not_covered(topic: str, filters: dict) -> str:
