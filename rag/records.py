@@ -30,6 +30,14 @@ WHITE_HOUSE = "White House"
 KINDS = ("press briefing", "background call", "gaggle", "interview", "remarks", "statement", "other")
 
 
+class _QuoteLinked:
+    """A record quoting `quote` from the page at `source_url`: its `quote_url` is that page at the quote
+    (rag.links), unless given."""
+    def __post_init__(self):
+        if self.quote_url is None:
+            self.quote_url = links.quote_url(self.source_url, self.quote)
+
+
 class _Record:
     @classmethod
     def from_dict(cls, d: dict[str, Any]):
@@ -118,7 +126,7 @@ class Hit(Chunk):
 
 
 @dataclass
-class Citation(_Record):
+class Citation(_QuoteLinked, _Record):
     """What an answer's [n] resolves to: the cited words and who said them where."""
     n: int
     chunk_id: str
@@ -130,10 +138,6 @@ class Citation(_Record):
     quote: str                  # verbatim words of `speaker` supporting the sentence
     # the page at the quote: `source_url` with a text fragment that browsers scroll to and highlight (rag.links)
     quote_url: Optional[str] = None
-
-    def __post_init__(self):
-        if self.quote_url is None:
-            self.quote_url = links.quote_url(self.source_url, self.quote)
 
 
 @dataclass
@@ -168,7 +172,7 @@ class Answer(_Record):
 
 
 @dataclass
-class Statement(_Record):
+class Statement(_QuoteLinked, _Record):
     """One briefing where an official addresses a survey's topic: its best verbatim quote and who said it.
     `n` is its citation number ([n] in the survey's text), in date order."""
     n: int
@@ -189,10 +193,6 @@ class Statement(_Record):
     speakers: list[str] = field(default_factory=list)   # every official of this briefing who addressed it
     thread: int = -1            # index into Survey.threads, -1 when in none
     quote_url: Optional[str] = None   # the page at the quote (rag.links), as for a Citation
-
-    def __post_init__(self):
-        if self.quote_url is None:
-            self.quote_url = links.quote_url(self.source_url, self.quote)
 
     def citation(self) -> Citation:
         return Citation(self.n, self.chunk_id, self.path, self.title, self.date, self.source_url, self.speaker,

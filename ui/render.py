@@ -150,7 +150,6 @@ def _asked(question: str, asker: Optional[str] = None) -> str:
             f'“{esc(_clip(question, 240))}”</div>')
 
 
-
 def _quote_link(url: Optional[str]) -> str:
     """A link that opens the briefing's page scrolled to the quote, highlighted (rag.links); nothing without a URL."""
     link = safe_url(url)

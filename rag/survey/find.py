@@ -104,17 +104,25 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“”—(\[]|--)\s*$")
 COMMON_SAMPLE = 2000    # texts read to tell a common word from a name: a bound on time, not tuned
 
 
+def case_counts(pattern: re.Pattern, forms: frozenset, texts: list[str]) -> tuple[int, int, int]:
+    """How often `texts` write a word of `forms` (found by `pattern`, checked by stemming): in lower case,
+    capitalised, and in all (a digit first is neither)."""
+    lower = upper = total = 0
+    for text in texts:
+        for m in pattern.finditer(text):
+            if set(tokenize(m.group())) & forms:
+                lower += m.group()[0].islower()
+                upper += m.group()[0].isupper()
+                total += 1
+    return lower, upper, total
+
+
 def mark_common_words(terms: list[Term], texts: list[str]) -> None:
     """A topic word is common when most of its occurrences in `texts` (the candidates) are written in lower case
     ("wall", "border"; not "Haiti", "Uvalde"): then its capitalised occurrences inside another name do not count."""
     for t in terms:
-        lower = upper = 0
-        for text in texts[:COMMON_SAMPLE]:
-            for m in t.pattern.finditer(text):
-                if set(tokenize(m.group())) & t.forms:
-                    lower += m.group()[0].islower()
-                    upper += not m.group()[0].islower()
-        t.common = lower > upper
+        lower, _, total = case_counts(t.pattern, t.forms, texts[:COMMON_SAMPLE])
+        t.common = lower > total - lower
 
 
 def _in_other_name(text: str, start: int, end: int, term: Term) -> bool:
@@ -293,29 +301,35 @@ def relevance(c: Candidates, cfg: SurveySettings) -> np.ndarray:
                     np.where(c.cover >= 0.999, cfg.floor, -1.0))
 
 
+def _relevant(view: IndexView, topic: str, filters: Optional[Filters],
+              cfg: SurveySettings) -> tuple[Optional[Candidates], np.ndarray, np.ndarray]:
+    """The candidates, the rows at or above the floor, and their relevance (no candidates for an empty topic or
+    index)."""
+    if not topic.strip() or view.columns.n == 0:
+        return None, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    c = candidates(view, topic, filters or Filters(), cfg)
+    score = relevance(c, cfg)
+    keep = score >= cfg.floor
+    return c, c.rows[keep], score[keep]
+
+
 def briefings(view: IndexView, topic: str, filters: Optional[Filters] = None,
               settings: Optional[SurveySettings] = None) -> set[str]:
     """The doc_ids of the briefings `find` would give, without choosing their quotes."""
-    cfg = settings or current().survey
-    if not topic.strip() or view.columns.n == 0:
-        return set()
-    c = candidates(view, topic, filters or Filters(), cfg)
-    keep = relevance(c, cfg) >= cfg.floor
-    return {view.chunks[r].doc_id for r in c.rows[keep].tolist()}
+    _, rows, _ = _relevant(view, topic, filters, settings or current().survey)
+    return {view.chunks[r].doc_id for r in rows.tolist()}
 
 
 def find(view: IndexView, topic: str, filters: Optional[Filters] = None,
          settings: Optional[SurveySettings] = None) -> list[Found]:
     """Every briefing with a relevant row, most relevant first (see the module docstring)."""
     cfg = settings or current().survey
-    if not topic.strip() or view.columns.n == 0:
+    c, rows, scores = _relevant(view, topic, filters, cfg)
+    if c is None:
         return []
-    c = candidates(view, topic, filters or Filters(), cfg)
-    score = relevance(c, cfg)
-    keep = score >= cfg.floor
     chunks = view.chunks
     by_doc: dict[str, list[tuple[float, int]]] = {}
-    for r, s in zip(c.rows[keep].tolist(), score[keep].tolist()):
+    for r, s in zip(rows.tolist(), scores.tolist()):
         by_doc.setdefault(chunks[r].doc_id, []).append((s, r))
     found = []
     for doc_id, scored in by_doc.items():

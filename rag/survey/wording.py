@@ -8,8 +8,8 @@ briefings, recall 0.09 against its gold, and "Buffalo shooting" finds 35, recall
 (eval/RESULTS.md). The survey cannot tell which part is enough without reading the passages, so it does not
 widen the topic itself: it offers the reader each wording with one word left out that finds at least twice as
 many briefings, with the count, and the reader chooses. When the topic holds a name (a word the archive writes
-capitalised), a wording keeps one: "Pipeline" alone is not offered for "Colonial Pipeline". Only for a survey that found fewer than FEW briefings,
-of a topic of two to MAX_WORDS content words.
+capitalised), a wording keeps one: "Pipeline" alone is not offered for "Colonial Pipeline". Only for a survey
+that found fewer than FEW briefings, of a topic of two to MAX_WORDS content words.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from rag.records import Wording
 from rag.retrieval.filters import Filters
 from rag.retrieval.view import IndexView
 from rag.settings import SurveySettings, current
-from rag.survey.find import briefings
+from rag.survey.find import briefings, case_counts
 
 MAX_WORDS = 4       # content words of a topic that gets wordings (each costs one candidate search): bounds the time
 FEW = 20            # offered when the survey found fewer briefings than this: a thin result is where a reader needs
@@ -59,17 +59,12 @@ def wordings(view: IndexView, topic: str, filters: Optional[Filters], found: int
 def _is_name(view: IndexView, word: str) -> bool:
     """The archive writes the word capitalised more often than not, in up to NAME_SAMPLE of the passages holding it
     ("Buffalo", "Navalny", "Wagner"; not "pipeline", "shooting", "wildfires")."""
-    stems = set(tokenize(word))
+    stems = frozenset(tokenize(word))
     if not stems:
         return False
     rows = np.flatnonzero(view.lexical.stem_scores(sorted(stems)) > 0)[:NAME_SAMPLE]
     pattern = re.compile(r"\b" + re.escape(word[:max(3, len(word) - 3)]) + r"\w*", re.I)
-    upper = lower = 0
-    for r in rows.tolist():
-        for m in pattern.finditer(view.chunks[r].text):
-            if set(tokenize(m.group())) & stems:
-                upper += m.group()[0].isupper()
-                lower += m.group()[0].islower()
+    lower, upper, _ = case_counts(pattern, stems, [view.chunks[r].text for r in rows.tolist()])
     return upper > lower
 
 
