@@ -135,6 +135,15 @@ class AnswerSettings:
     # Held-out battery 6, run at 0.6 and 0.9: negations 17 -> 4 of 86 (eval/RESULTS.md). Before: 0.7 until the
     # clause checks came, then 0.6 (balanced accuracy 0.83 against 0.80 on the first battery's tuning half)
     cover_min: float = 0.9
+    # a claim that the passage sentence closest to it says almost word for word (this share of its content stems,
+    # three at least, the speaker, title and date aside) is judged for polarity by that sentence alone, not by every
+    # sentence close to it: "Fauci said the J&J vaccine is a very effective vaccine" was refused for a "not" in the
+    # next sentence (rag.answer.polarity.said_in_one_sentence). Chosen 2026-12-02 on batteries 1-5 (`python
+    # eval/checker_battery.py --split all|heldout2..heldout5`): 1.0 / 0.9 / 0.8 accept 64 / 67 / 69 of battery 1's 90
+    # verbatim claims (57 off); batteries 2-5 gain verbatim claims (+10, +3, +3, +22 at 0.8) and no wrong ones.
+    # Held-out battery 6: balanced accuracy 0.638 -> 0.655, verbatim 71 -> 80 of 110, negations 4 -> 4 of 86,
+    # numbers 0 -> 1 of 39 (eval/RESULTS.md, "Verbatim claims judged by their sentence"). 0: off
+    one_sentence_share: float = 0.8
     replace_min: float = 0.45           # cosine needed for a quote to stand in for an unsupported sentence
     # int8 linear layers: identical answers and metrics on 30 sample gold items, ~2x faster generation
     # (`rag eval eval/gold_sample.jsonl` with RAG_LLM_INT8=0 and =1)

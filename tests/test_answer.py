@@ -221,3 +221,58 @@ def test_what_a_lead_sentence_adds_to_the_question_must_be_in_its_passage(sample
     settings.use(changed(settings.current(), answer=changed(settings.current().answer, cover_min=0.6)))
     assert verify(sentence, passages, sample_index.embedder.encode, replace=False, views=views).text
     assert adds_what_a_passage_says(sentence, REUTERS_Q, views, [n]) is kept
+
+
+def test_a_piece_of_a_lead_sentence_already_shown_is_not_shown_again(sample_index):
+    """gold_sample s005 (int8, 2026-12-02): the model wrote a sentence, then its first half again ("..., so it
+    [1]."). Both pass the checker; the second adds nothing and reads as garbled, so it is not shown."""
+    from rag.answer.pipeline import _summary, gather
+    from rag.records import ModelUse
+    q = "How much new humanitarian money had Washington recently pledged for Afghans, as of the UNGA recap call?"
+    _, passages, views, _ = gather(sample_index, q, 5)
+    n = next(v.n for v in views if "The Chinese are not holding any Taliban" in v.hit.text)
+    said = (f"According to {passages[n - 1].speaker}, the Chinese are not holding any Taliban or Afghan reserves, "
+            f"so it’s easy for them to make comments on the money that belongs to the Afghan people [{n}]. ")
+    piece = f"According to {passages[n - 1].speaker}, the Chinese are not holding any Taliban or Afghan reserves, so it [{n}]."
+
+    def stream():
+        yield said
+        yield piece
+
+    use = ModelUse("test", "test")
+    shown = "".join(_summary(stream(), q, passages, views, sample_index.embedder.encode, {}, use, lambda: None))
+    assert use.sentences_read == 2 and use.sentences_shown == 1
+    assert "money that belongs to the Afghan people" in shown and "so it [" not in shown
+
+
+def test_a_lead_sentence_must_sum_up_the_quotes_shown(sample_index):
+    """gold_sample s005 (2026-12-02): the model was given each digest quote with a sentence around it, and wrote
+    under "In short:" a true sentence of that context ("the Chinese are not holding any Taliban or Afghan reserves")
+    while the quote above it gives the $64 million asked for. A summary sentence is shown only when the words backing
+    it are within the digest's quotes."""
+    from rag.answer.evidence import select_digest
+    from rag.answer.pipeline import _summary, gather
+    from rag.lexicon import split_sentences
+    from rag.records import ModelUse
+    q = "How much new humanitarian money had Washington recently pledged for Afghans, as of the UNGA recap call?"
+    _, passages, views, evidence = gather(sample_index, q, 5)
+    digest = select_digest(evidence)
+    quoted = {e.n: (e.start, e.end) for e in digest}
+    money = next(e for e in digest if "$64 million" in passages[e.n - 1].text[e.start:e.end])
+    n = next(v.n for v in views if "The Chinese are not holding any Taliban" in v.hit.text)
+    context = (f"According to {passages[n - 1].speaker}, the Chinese are not holding any Taliban or Afghan reserves, "
+               f"so it’s easy for them to make comments on the money that belongs to the Afghan people [{n}].")
+    quote = passages[money.n - 1].text[money.start:money.end]
+    said = next(quote[a:b] for a, b in split_sentences(quote) if "$64" in quote[a:b])
+    pledge = f"According to {passages[money.n - 1].speaker}, {said.rstrip('. ')} [{money.n}]."   # the quote itself
+
+    def shown(sentence, rule):
+        use = ModelUse("test", "test")
+        text = "".join(_summary((s for s in [sentence]), q, passages, views, sample_index.embedder.encode, {}, use,
+                                lambda: None, quoted if rule else None))
+        return use.sentences_shown, text
+
+    assert shown(context, rule=False)[0] == 1          # true, and the checker passes it
+    assert shown(context, rule=True)[0] == 0           # but it is not what the quotes above say
+    count, text = shown(pledge, rule=True)
+    assert count == 1 and "$64" in text

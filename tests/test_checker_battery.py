@@ -19,7 +19,8 @@ import checker_battery  # noqa: E402
 # 0.050, entity 0.106, right claims 0.453 accepted): the most each kind of wrong claim may be accepted (before the
 # second round of 2026-12-01: negation 0.111, number 0.100, entity 0.085, speaker 0.029, question 0.047)
 FALSE_ACCEPT_MAX = {"negation": 0.05, "number": 0.02, "date": 0.0, "entity": 0.05, "speaker": 0.0, "question": 0.0}
-SUPPORTED_ACCEPT_MIN = 0.26   # measured 0.265: near-verbatim claims only; a paraphrase rarely has 0.9 of its words
+SUPPORTED_ACCEPT_MIN = 0.31   # measured 0.318 (0.265 before a verbatim claim was judged by its sentence): near-verbatim
+#                              claims only; a paraphrase rarely has 0.9 of its words
 
 
 @pytest.fixture(scope="module")

@@ -203,6 +203,27 @@ def test_a_claim_must_be_said_in_one_place(encode):
     assert by_text(v, "consulted broadly").status == "kept"
 
 
+def test_a_claim_said_in_one_sentence_is_judged_by_that_sentence(encode):
+    """The sample's answer on when the Rome meeting was planned says "started in December" in one sentence and "I
+    wouldn't want to somehow convey that there was an urgency" a few sentences on. The claim repeating the first
+    was refused for the second's "n't" (battery claim cb195); it is kept now, and its negation is still refused."""
+    import re
+    from pathlib import Path
+    raw = (Path(__file__).resolve().parent.parent / "data" / "briefings" / "003_ce4ce50f17c4f571.txt").read_text()
+    m = re.search(r"SENIOR ADMINISTRATION OFFICIAL:\s+(Well, thanks so much, Andrea.*?)\n(?=[A-Z][A-Z .]+:|Q\s)", raw,
+                  re.S)
+    turn = re.sub(r"\s+", " ", m.group(1)).strip()
+    assert "started in December" in turn and "wouldn’t want to somehow convey" in turn
+    p = hit(5, "SENIOR ADMINISTRATION OFFICIAL", OFFICIAL, turn, date="2022-03-14",
+            title="Background Press Call by a Senior Administration Official on the National Security Advisor’s "
+                  "Meeting with PRC Director Yang Jiechi")
+    kept = verify("The planning conversations for the meeting started in December [1].", [p], encode, replace=False)
+    assert kept.checks[0].status == "kept", kept.checks[0].reasons
+    refused = verify("The planning conversations for the meeting did not start in December [1].", [p], encode,
+                     replace=False)
+    assert refused.checks[0].status == "removed" and "opposite" in refused.checks[0].reasons[1]
+
+
 def test_a_capital_names_its_country_for_the_checker_and_the_gate_alike():
     """One table of capitals (rag.answer.aliases.CAPITALS): the checker backs "Havana" with a passage that says
     "Cuba", and the gate does not count "Havana" as a name the archive never mentions when it mentions Cuba."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator, Optional, Protocol
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from rag.answer.rewrite import needs_rewrite, rewrite_question
 from rag.answer.verify import adds_what_a_passage_says, prepare, supporting, verify
 from rag.encoders import Encoder
 from rag.errors import RagError
-from rag.lexicon import LEADING_CITATIONS, cited_numbers, split_sentences
+from rag.lexicon import LEADING_CITATIONS, cited_numbers, content_words, split_sentences, stem
 from rag.llm import ChatModel, ModelUnavailable, check_model, get_model
 from rag.records import Answer, Citation, Hit, ModelUse
 from rag.settings import current
@@ -176,7 +176,8 @@ def ask_stream(retriever: Retriever, question: str, history=None, k: int = 5, mo
         if model_down:
             raise model_down
         for piece_text in _summary(llm.stream(messages, max_new_tokens=cfg.max_new_tokens), search_query, passages,
-                                   views, encode, lead_quotes, use, lambda: _first_token(timings, t0, tg)):
+                                   views, encode, lead_quotes, use, lambda: _first_token(timings, t0, tg),
+                                   {e.n: (e.start, e.end) for e in digest}):
             text += piece_text
             yield Text(piece_text)
     except ModelUnavailable as e:   # the checked digest stands alone; say why in one line
@@ -200,13 +201,18 @@ def _first_token(timings: dict[str, float], t0: float, tg: float) -> None:
 
 
 def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quotes: dict[int, list[str]],
-             use: ModelUse, first_token: Callable[[], object]) -> Iterator[str]:
+             use: ModelUse, first_token: Callable[[], object],
+             quoted: Optional[dict[int, tuple[int, int]]] = None) -> Iterator[str]:
     """The model's checked lead sentences as text pieces (header first); `lead_quotes` gathers the passage
     words each one was checked against, `use` counts sentences read and shown. Stops after `max_lead`
-    kept or `max_sentences` read."""
+    kept or `max_sentences` read. With `quoted` (passage n -> the span the digest quotes), a sentence is shown
+    only when the words backing it are within the digest's quotes: "In short:" sums up the quotes above it, not
+    a sentence of their context the model was also given (gold_sample s005: the $64 million asked for is quoted,
+    and the model wrote what an official said about China's Afghan reserves)."""
     cfg = current().answer
     lead: list[str] = []
     lead_vecs: list[np.ndarray] = []
+    lead_words: list[set[str]] = []
     buf, done, seen = "", 0, 0
     try:
         finished = False
@@ -225,13 +231,16 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
                 checked = verify(s, passages, encode, replace=False, views=views)
                 cited = cited_numbers(checked.text or "")
                 if not checked.text or not useful_lead(checked.text, question) or \
-                        not adds_what_a_passage_says(checked.text, question, views, cited):
+                        not adds_what_a_passage_says(checked.text, question, views, cited) or \
+                        (quoted is not None and not _within_quotes(checked, passages, quoted)):
                     continue
                 checked.text = attributed(checked.text, [passages[n - 1] for n in cited])
                 vec = encode([checked.text])[0]
-                if any(float(vec @ v) > 0.9 for v in lead_vecs):
-                    continue  # the model repeating itself
+                mine = {stem(w) for w in content_words(checked.text)}
+                if any(float(vec @ v) > 0.9 for v in lead_vecs) or any(mine <= w for w in lead_words):
+                    continue  # the model repeating itself, or a piece of what it said ("..., so it [1].")
                 lead_vecs.append(vec)
+                lead_words.append(mine)
                 for c in checked.checks:
                     for n, q in c.quotes.items():
                         lead_quotes.setdefault(n, []).append(q)
@@ -242,6 +251,17 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
                 break
     finally:
         stream.close()
+
+
+def _within_quotes(checked, passages: list[Hit], quoted: dict[int, tuple[int, int]]) -> bool:
+    """Every passage sentence backing the checked text overlaps the digest's quote of that passage."""
+    backing = [(n, q) for c in checked.checks for n, q in c.quotes.items()]
+    for n, q in backing:
+        span = quoted.get(n)
+        start = passages[n - 1].text.find(q)
+        if span is None or start < 0 or start >= span[1] or start + len(q) <= span[0]:
+            return False
+    return bool(backing)
 
 
 def _citations(text: str, passages: list[Hit], digest, lead_quotes: dict[int, list[str]]) -> list[Citation]:
