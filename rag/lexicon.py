@@ -91,6 +91,11 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if len(w) > 2 and w not in STOP and w not in GENERIC]
 
 
+def content_stems(text: str) -> set[str]:
+    """The stems of `text`'s content words: what a claim, a question or a passage sentence is about."""
+    return {stem(w) for w in content_words(text)}
+
+
 MONTH_NAMES = tuple(m.lower() for m in calendar.month_name[1:])   # "january" ... "december"
 
 
@@ -323,4 +328,4 @@ def _rstrip_end(text: str, start: int, end: int) -> int:
 def what_is_said(text: str) -> set[str]:
     """The stems of `text`'s content words less those of its names: what a sentence says, not who or where (the
     checker compares it between a claim and a passage sentence)."""
-    return {stem(w) for w in content_words(text)} - {stem(w) for w in names(text)}
+    return content_stems(text) - {stem(w) for w in names(text)}

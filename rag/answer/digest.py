@@ -8,7 +8,7 @@ import re
 from rag.answer import prompting
 from rag.answer.evidence import figure_asked, holds, topic_words
 from rag.answer.verify import claim_text
-from rag.lexicon import STOP, content_words, stem, strip_citations
+from rag.lexicon import STOP, content_stems, content_words, stem, strip_citations
 from rag.records import Hit
 from rag.settings import current
 
@@ -91,11 +91,11 @@ def useful_lead(text: str, question: str) -> bool:
     if re.search(r"[:;,]\s*[.]?$", plain) or _ABOUT_SOURCES.search(plain):
         return False
     claim = claim_text(plain)
-    if {stem(w) for w in content_words(claim)} <= {stem(w) for w in content_words(question)} \
+    if content_stems(claim) <= content_stems(question) \
             and not _SOME_VERB.search(claim):
         return False
     topic = {stem(w) for w in topic_words(question)}
-    return bool(topic & {stem(w) for w in content_words(plain)})
+    return bool(topic & content_stems(plain))
 
 
 def attributed(text: str, cited: list[Hit]) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 from rag.answer.aliases import CAPITALS
 from rag.answer.verify import PassageView, supporting
-from rag.lexicon import MONTH_NAMES, content_words, names, quantities, stem, words
+from rag.lexicon import MONTH_NAMES, content_stems, content_words, names, quantities, stem, words
 from rag.records import Hit
 from rag.settings import current
 
@@ -58,7 +58,7 @@ def score_evidence(question: str, views: list[PassageView], encode,
     cfg = current().answer
     topic = topic_of(question)
     qv = encode([question, topic])
-    stems = {stem(w) for w in content_words(question)}
+    stems = content_stems(question)
     kind = asked_for(question)   # the quote prefers the kind of fact asked for; the gate reads `scores` alone
     rare = rarity(question) if rarity else {}
 

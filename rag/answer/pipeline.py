@@ -34,7 +34,7 @@ from rag.answer.rewrite import needs_rewrite, rewrite_question
 from rag.answer.verify import adds_what_a_passage_says, prepare, supporting, verify
 from rag.encoders import Encoder
 from rag.errors import RagError
-from rag.lexicon import LEADING_CITATIONS, cited_numbers, content_words, split_sentences, stem
+from rag.lexicon import LEADING_CITATIONS, cited_numbers, content_stems, split_sentences
 from rag.llm import ChatModel, ModelUnavailable, check_model, get_model
 from rag.records import Answer, Citation, Hit, ModelUse
 from rag.settings import current
@@ -236,7 +236,7 @@ def _summary(stream, question: str, passages: list[Hit], views, encode, lead_quo
                     continue
                 checked.text = attributed(checked.text, [passages[n - 1] for n in cited])
                 vec = encode([checked.text])[0]
-                mine = {stem(w) for w in content_words(checked.text)}
+                mine = content_stems(checked.text)
                 if any(float(vec @ v) > 0.9 for v in lead_vecs) or any(mine <= w for w in lead_words):
                     continue  # the model repeating itself, or a piece of what it said ("..., so it [1].")
                 lead_vecs.append(vec)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from rag.lexicon import content_words, stem, what_is_said, words
+from rag.lexicon import content_stems, content_words, stem, what_is_said, words
 from rag.settings import current
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def clause_polarity(text: str) -> list[tuple[set[str], bool]]:
         neg = negated(part)
         if out and out[-1][1] and re.match(r"\s*(?:or|nor)\b", part, re.I) and not neg:
             neg = True
-        out.append(({stem(w) for w in content_words(part)}, neg))
+        out.append((content_stems(part), neg))
     return out
 
 
@@ -97,7 +97,7 @@ def polarity_clash(claim: str, view: PassageView) -> bool:
     """A clause of the claim that says the opposite of the passage clause sharing most of its content words (at
     least two); where clauses tie, the claim must disagree with every one of them."""
     for clause in clauses(claim):
-        mine = {stem(w) for w in content_words(clause)}
+        mine = content_stems(clause)
         if len(mine) < 2:
             continue
         overlaps = [len(mine & theirs) for theirs, _ in view.clauses]
@@ -163,7 +163,7 @@ def opposite_word(claim: str, view: PassageView) -> Optional[tuple[str, str]]:
     passage sentence that says the same thing: "less sophisticated" where the passage says "much more
     sophisticated", "more time" for "less time", "shrink" for "expanding" (any inflected form of either)."""
     for clause in clauses(claim):
-        mine = {stem(w) for w in content_words(clause)}
+        mine = content_stems(clause)
         if len(mine) < 2:
             continue
         there = window(view, mine, reach=0)

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from rag.answer import prompting
 from rag.errors import RagError
-from rag.lexicon import content_words, stem
+from rag.lexicon import content_stems, content_words
 from rag.llm import ModelUnavailable
 
 _FOLLOWUP = re.compile(r"^\s*(?:and|but|also|so|what about|how about|what else|and what|same|why|how so)\b", re.I)
@@ -56,7 +56,7 @@ def _plausible_rewrite(out: str, question: str, earlier: Sequence[str]) -> bool:
     """A model rewrite is used only if it keeps the new words and invents none."""
     if not out or len(out) > 250 or out.strip().lower() == question.strip().lower():
         return False
-    allowed = {stem(w) for w in content_words(" ".join([question, *earlier]))}
-    said = {stem(w) for w in content_words(out)}
-    new = {stem(w) for w in content_words(question)}
+    allowed = content_stems(" ".join([question, *earlier]))
+    said = content_stems(out)
+    new = content_stems(question)
     return bool(said) and said <= allowed and new <= said

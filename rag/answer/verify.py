@@ -38,8 +38,9 @@ import numpy as np
 from rag.answer.aliases import implied_names, same_name
 from rag.answer.polarity import (clause_polarity, clauses, opposite_word, polarity_clash,
                                 polarity_differs, turned_around, window)
-from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_words, names, norm_label, norm_word, numbers,
-                         parse_citations, quantities, split_sentences, stem, strip_citations, what_is_said, words)
+from rag.lexicon import (GENERIC, MONTH_NAMES, STOP, WORD, content_stems, content_words, names, norm_label, norm_word,
+                         numbers, parse_citations, quantities, split_sentences, stem, strip_citations, what_is_said,
+                         words)
 from rag.offices import label_holders, shared_surname
 from rag.records import MODERATOR, OFFICIAL, OTHER, UNATTRIBUTED, Hit
 from rag.settings import current
@@ -154,7 +155,7 @@ def _reported(subject: str, text: str, claim: str) -> bool:
     spans = split_sentences(text) or [(0, len(text))]
     for m in reports:
         i = next((k for k, (a, b) in enumerate(spans) if a <= m.start() < b), len(spans) - 1)
-        there = {stem(w) for w in content_words(text[spans[i][0]:spans[i][1]])}
+        there = content_stems(text[spans[i][0]:spans[i][1]])
         if not said or len(said & there) >= current().answer.cover_min * len(said):
             return True
     return False
@@ -193,7 +194,7 @@ def prepare(passages: Sequence[Hit], encode: Encode) -> list[PassageView]:
         views.append(PassageView(n, hit, spans, np.zeros((0, 0)), np.zeros(0), ws, {stem(w) for w in ws},
                                  quantities(hit.text + " " + meta, implied=True), clause_polarity(hit.text),
                                  [{stem(w) for w in words(hit.text[a:b])} for a, b in spans],
-                                 [{stem(w) for w in content_words(hit.text[a:b])} for a, b in spans], meta,
+                                 [content_stems(hit.text[a:b]) for a, b in spans], meta,
                                  meta_stems))
         texts.append(hit.text)
         owners.append((n - 1, None))
@@ -330,7 +331,7 @@ def adds_what_a_passage_says(sentence: str, question: str, views: Sequence[Passa
     the question must be said, at least in part (one word of it), in one place of a passage it cites. A right
     paraphrase keeps a word of the passage ("remove the Russian military from the border": border, 1 of 3 added
     words). No threshold was tuned: the floor is "some" against "none" (eval/RESULTS.md)."""
-    asked = {stem(w) for w in content_words(question)}
+    asked = content_stems(question)
     added = [w for w in content_words(claim_text(strip_citations(sentence))) if stem(w) not in asked]
     if not added:
         return True   # a restatement: digest.useful_lead refuses those that say nothing
@@ -369,7 +370,7 @@ def _from_question(cw: list[str], view: PassageView) -> list[str]:
     q = view.hit.question
     if not q:
         return []
-    asked = {stem(w) for w in content_words(q)}
+    asked = content_stems(q)
     return [w for w in cw if stem(w) in asked and stem(w) not in view.vocab_stems]
 
 
